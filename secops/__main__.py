@@ -1,0 +1,5 @@
+"""Run the CLI as ``python -m secops``."""
+
+from secops.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Identity and access: users, TOTP, sessions, API keys, grants."""

@@ -1,0 +1,5 @@
+"""HTTP routes for auth."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

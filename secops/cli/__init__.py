@@ -1,0 +1,55 @@
+"""The ``secops`` command: server-local administration plus domain commands that act as a user."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from secops.audit.cli import app as audit_app
+from secops.auth.cli import admin_app, keys_app, login_app
+from secops.cli.db import app as db_app
+from secops.cli.server import register as register_server_commands
+from secops.core.client import ApiError
+from secops.core.console import CliFailure, print_error_line
+from secops.core.errors import ConfigurationError, SecopsError
+from secops.missions.cli import app as missions_app
+
+app = typer.Typer(
+    name="secops",
+    help="secops: account security for foreign ministries.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+register_server_commands(app)
+app.add_typer(db_app, name="db", help="Database migrations and checks (server-local).")
+app.add_typer(missions_app, name="missions", help="Missions: HQ, embassies, consulates.")
+app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
+app.add_typer(admin_app, name="admin", help="Server-local administration.")
+app.add_typer(keys_app, name="keys", help="Encryption keys at rest (server-local).")
+login_app(app)
+
+
+def main() -> None:
+    """Entry point: run the CLI; errors become one line on stderr and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except CliFailure as exc:
+        print_error_line(exc.message)
+        sys.exit(exc.exit_code)
+    except (SecopsError, ApiError) as exc:
+        print_error_line(str(exc))
+        sys.exit(1)
+    except ConfigurationError as exc:
+        print_error_line(f"configuration: {exc}")
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print_error_line("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,1 @@
+"""Framework pieces every domain stands on; imports no domain."""

@@ -1,0 +1,39 @@
+"""The process-wide objects (engine, session factory, clock) built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from secops.core.clock import Clock, SystemClock
+from secops.core.config import Settings
+from secops.core.db import SessionFactory, create_db_engine
+
+
+@dataclass
+class Runtime:
+    """Everything a request, CLI command or worker job needs besides its arguments."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: SessionFactory
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
+        """Create the engine and the session factory for ``settings``."""
+        clock = clock or SystemClock()
+        url = settings.effective_database_url
+        if url.startswith("sqlite:///"):
+            # The database directory must exist before SQLite can create the file.
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_db_engine(url)
+        sessions = SessionFactory(engine, clock=clock, settings=settings)
+        return cls(settings=settings, clock=clock, engine=engine, sessions=sessions)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

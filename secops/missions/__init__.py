@@ -1,0 +1,1 @@
+"""Missions: HQ, embassies, consulates, permanent missions; the unit of entitlement."""

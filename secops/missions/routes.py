@@ -1,0 +1,5 @@
+"""HTTP routes for missions."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
