@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from secops import __version__
 from secops.audit.routes import router as audit_router
+from secops.auth.access.routes import router as access_router
 from secops.auth.routes import router as auth_router
 from secops.core.clock import Clock, SystemClock
 from secops.core.config import Settings
@@ -81,6 +82,7 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
+    api.include_router(access_router)
     api.include_router(missions_router)
     api.include_router(audit_router)
     app.include_router(health_router)

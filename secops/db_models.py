@@ -2,6 +2,8 @@
 
 from secops.audit import models as audit_models
 from secops.auth import models as auth_models
+from secops.auth.access import models as access_models
+from secops.core import keyring as keyring_models
 from secops.missions import models as missions_models
 
-__all__ = ["audit_models", "auth_models", "missions_models"]
+__all__ = ["access_models", "audit_models", "auth_models", "keyring_models", "missions_models"]

@@ -3,7 +3,6 @@
 import typer
 
 admin_app = typer.Typer(no_args_is_help=True)
-keys_app = typer.Typer(no_args_is_help=True)
 
 
 def login_app(root: typer.Typer) -> None:

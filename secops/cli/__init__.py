@@ -8,8 +8,10 @@ import click
 import typer
 
 from secops.audit.cli import app as audit_app
-from secops.auth.cli import admin_app, keys_app, login_app
+from secops.auth.access.cli import apikeys_app, grants_app, users_app
+from secops.auth.cli import admin_app, login_app
 from secops.cli.db import app as db_app
+from secops.cli.keys import app as keys_app
 from secops.cli.server import register as register_server_commands
 from secops.core.client import ApiError
 from secops.core.console import CliFailure, print_error_line
@@ -29,6 +31,9 @@ app.add_typer(missions_app, name="missions", help="Missions: HQ, embassies, cons
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
 app.add_typer(admin_app, name="admin", help="Server-local administration.")
 app.add_typer(keys_app, name="keys", help="Encryption keys at rest (server-local).")
+app.add_typer(users_app, name="users", help="Users of secops (acts as the signed-in admin).")
+app.add_typer(grants_app, name="grants", help="Roles on missions (acts as the signed-in admin).")
+app.add_typer(apikeys_app, name="apikeys", help="API keys for services and scripts.")
 login_app(app)
 
 

@@ -1,0 +1,1 @@
+"""Tables for grants and API keys."""

@@ -1,0 +1,5 @@
+"""HTTP routes for users' grants and API keys."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
