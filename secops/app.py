@@ -13,7 +13,7 @@ from secops.audit.routes import router as audit_router
 from secops.auth.access.routes import router as access_router
 from secops.auth.routes import router as auth_router
 from secops.core.clock import Clock, SystemClock
-from secops.core.config import Settings
+from secops.core.config import Settings, refuse_unsafe_production
 from secops.core.health import router as health_router
 from secops.core.logging import configure_logging
 from secops.core.middleware import (
@@ -61,6 +61,7 @@ def create_app(
     configure_logs: bool = True,
 ) -> FastAPI:
     """Build the secops API for ``settings``."""
+    refuse_unsafe_production(settings)
     if configure_logs:
         configure_logging(fmt=settings.effective_log_format, level=settings.log_level)
     runtime = Runtime.build(settings, clock=clock or SystemClock())

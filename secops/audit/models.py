@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DDL, JSON, BigInteger, Column, Integer, LargeBinary, String, event
+from sqlalchemy import DDL, JSON, BigInteger, Column, Integer, LargeBinary, String, Text, event
 from sqlmodel import Field, SQLModel
 
-from secops.core.db import UTCDateTime
+from secops.core.db import UTCDateTime, new_id
 
 
 class Outcome(StrEnum):
@@ -45,13 +45,36 @@ class AuditEvent(SQLModel, table=True):
     chain_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
 
 
-# On PostgreSQL the table refuses UPDATE, DELETE and TRUNCATE for every role, the owner included.
-APPEND_ONLY_FUNCTION = DDL(  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL untyped
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed tree head: the RFC 6962 root of the first ``tree_size`` leaves, as a C2SP note."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    tree_size: int = Field(
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), nullable=False, unique=True)
+    )
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    origin: str = Field(sa_column=Column(String(200), nullable=False))
+    key_id: bytes = Field(sa_column=Column(LargeBinary(4), nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary(64), nullable=False))
+    # The signed note exactly as exported; the fields above repeat it for queries.
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    # The tree's right edge at this size, so the next checkpoint hashes only newer leaves.
+    frontier: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# On PostgreSQL both tables refuse UPDATE, DELETE and TRUNCATE for every role, the owner included.
+# SQLite has no such triggers that a writer could not drop: there the database file's permissions
+# and the signed checkpoints exported outside it are the defence.
+# SQLAlchemy leaves DDL untyped, and formats it with %: a literal percent sign is written %%.
+APPEND_ONLY_FUNCTION = DDL(  # type: ignore[no-untyped-call]
     """
     CREATE OR REPLACE FUNCTION secops_audit_append_only() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        RAISE EXCEPTION 'audit_event is append-only (% refused)', TG_OP
+        RAISE EXCEPTION '%% is append-only (%% refused)', TG_TABLE_NAME, TG_OP
             USING ERRCODE = 'insufficient_privilege';
     END;
     $$
@@ -65,6 +88,15 @@ APPEND_ONLY_TRIGGERS = DDL(  # type: ignore[no-untyped-call]  # SQLAlchemy leave
         FOR EACH STATEMENT EXECUTE FUNCTION secops_audit_append_only();
     """
 )
+# SQLAlchemy leaves DDL untyped.
+CHECKPOINT_APPEND_ONLY_TRIGGERS = DDL(  # type: ignore[no-untyped-call]
+    """
+    CREATE TRIGGER audit_checkpoint_no_update_delete BEFORE UPDATE OR DELETE ON audit_checkpoint
+        FOR EACH ROW EXECUTE FUNCTION secops_audit_append_only();
+    CREATE TRIGGER audit_checkpoint_no_truncate BEFORE TRUNCATE ON audit_checkpoint
+        FOR EACH STATEMENT EXECUTE FUNCTION secops_audit_append_only();
+    """
+)
 event.listen(
     AuditEvent.__table__,  # type: ignore[attr-defined]
     "after_create",
@@ -74,4 +106,14 @@ event.listen(
     AuditEvent.__table__,  # type: ignore[attr-defined]
     "after_create",
     APPEND_ONLY_TRIGGERS.execute_if(dialect="postgresql"),
+)
+event.listen(
+    AuditCheckpoint.__table__,  # type: ignore[attr-defined]
+    "after_create",
+    APPEND_ONLY_FUNCTION.execute_if(dialect="postgresql"),
+)
+event.listen(
+    AuditCheckpoint.__table__,  # type: ignore[attr-defined]
+    "after_create",
+    CHECKPOINT_APPEND_ONLY_TRIGGERS.execute_if(dialect="postgresql"),
 )

@@ -6,35 +6,17 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from secops.audit import chain
-from secops.audit.models import AuditEvent, Outcome
+from secops.audit import chain, checkpoints, repository
+from secops.audit.models import AuditCheckpoint, AuditEvent, Outcome
+from secops.audit.repository import EventFilter
 from secops.core.context import current_request
 from secops.core.db import clock_of
+from secops.core.errors import BadRequest, Forbidden, NotFound
 from secops.core.logging import redact_mapping
-from secops.core.principal import Principal
-
-# Any constant works; it only has to be the same for every writer of this database.
-AUDIT_LOCK_KEY = 0x5EC0A0D1
-
-
-def _lock_chain(session: Session) -> None:
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    # SQLite: every secops transaction starts with BEGIN IMMEDIATE, so this writer already holds
-    # the database's write lock.
-
-
-def _head(session: Session) -> tuple[int, bytes]:
-    row = session.execute(
-        select(AuditEvent.seq, AuditEvent.chain_hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
-    if row is None:
-        return 0, chain.GENESIS
-    return int(row[0]), bytes(row[1])
+from secops.core.pagination import clamp_limit, decode_cursor, encode_cursor
+from secops.core.principal import Permission, Principal
 
 
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -67,37 +49,40 @@ def record(
 
     ``action`` is a dotted name (``mission.create``, ``authn_login_fail``); ``before``/``after``
     become a redacted diff; ``actor`` names an unauthenticated caller (e.g. a failed sign-in).
+    Every ``audit_checkpoint_every`` events a checkpoint is signed in the same transaction. The
+    row is inserted directly; the returned event is a detached copy of it.
     """
     payload: dict[str, Any] = redact_mapping(dict(details or {}))
     if before is not None or after is not None:
         payload["diff"] = diff(before, after)
     request = current_request()
-    _lock_chain(session)
-    seq, previous = _head(session)
+    every = checkpoints.settings_of(session).audit_checkpoint_every
+    repository.lock_chain(session)
+    seq, previous = repository.head(session)
     seq += 1
-    ts = clock_of(session).now()
-    event = AuditEvent(
-        seq=seq,
-        ts=ts,
-        actor=actor or (principal.actor if principal else "anonymous"),
-        actor_id=principal.id if principal else None,
-        mission_id=mission_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        outcome=outcome,
-        request_id=request.request_id,
-        source_ip=request.source_ip,
-        details=payload,
-        leaf_hash=b"",
-        chain_hash=b"",
-    )
-    leaf = chain.leaf_hash(chain.canonical_event(hashed_fields_of(event)))
-    event.leaf_hash = leaf
-    event.chain_hash = chain.chain_hash(previous, leaf)
-    session.add(event)
-    session.flush()
-    return event
+    values: dict[str, Any] = {
+        "seq": seq,
+        "ts": clock_of(session).now(),
+        "actor": actor or (principal.actor if principal else "anonymous"),
+        "actor_id": principal.id if principal else None,
+        "mission_id": mission_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "outcome": Outcome(outcome),
+        "request_id": request.request_id,
+        "source_ip": request.source_ip,
+        # Stored exactly as hashed: UUIDs and datetimes as text, floats as their repr.
+        "details": chain.jsonable(payload),
+    }
+    hashed = chain.hashed_fields(**{**values, "outcome": values["outcome"].value})
+    leaf = chain.leaf_hash(chain.canonical_event(hashed))
+    values["leaf_hash"] = leaf
+    values["chain_hash"] = chain.chain_hash(previous, leaf)
+    repository.insert_event(session, values)
+    if seq % every == 0:
+        checkpoints.checkpoint_at(session, seq)
+    return AuditEvent(**values)
 
 
 def hashed_fields_of(event: AuditEvent) -> dict[str, Any]:
@@ -116,3 +101,67 @@ def hashed_fields_of(event: AuditEvent) -> dict[str, Any]:
         source_ip=event.source_ip,
         details=event.details,
     )
+
+
+def _cursor_position(cursor: str | None, kind: str) -> int | None:
+    if cursor is None:
+        return None
+    tag, position = decode_cursor(cursor, arity=2)
+    if tag != kind or type(position) is not int:
+        raise BadRequest(
+            "The cursor is not valid for this listing; start again from the first page."
+        )
+    return position
+
+
+def page_events(
+    session: Session,
+    *,
+    principal: Principal,
+    filters: EventFilter,
+    newest_first: bool,
+    cursor: str | None,
+    limit: int | None,
+) -> tuple[list[AuditEvent], str | None]:
+    """A page of the events the principal may read, and the cursor for the next page.
+
+    Events of a mission are visible to holders of audit:read on it; events with no mission
+    only to holders of audit:read everywhere.
+    """
+    kind = "events-newest" if newest_first else "events-oldest"
+    size = clamp_limit(limit)
+    events = repository.list_events(
+        session,
+        principal,
+        filters=filters,
+        newest_first=newest_first,
+        cursor_seq=_cursor_position(cursor, kind),
+        limit=size + 1,
+    )
+    more = len(events) > size
+    events = events[:size]
+    return events, encode_cursor([kind, events[-1].seq]) if more else None
+
+
+def get_event(session: Session, *, principal: Principal, seq: int) -> AuditEvent:
+    """One event; 404 when it is missing or outside the principal's missions."""
+    event = repository.get_event(session, principal, seq)
+    if event is None:
+        raise NotFound("No such audit event.")
+    return event
+
+
+def page_checkpoints(
+    session: Session, *, principal: Principal, cursor: str | None, limit: int | None
+) -> tuple[list[AuditCheckpoint], str | None]:
+    """A page of checkpoints, largest first; they cover every mission, so they need audit:read
+    everywhere."""
+    if not principal.has_everywhere(Permission.AUDIT_READ):
+        raise Forbidden("Checkpoints cover every mission; they need audit:read ministry-wide.")
+    size = clamp_limit(limit)
+    found = repository.list_checkpoints(
+        session, before_size=_cursor_position(cursor, "checkpoints"), limit=size + 1
+    )
+    more = len(found) > size
+    found = found[:size]
+    return found, encode_cursor(["checkpoints", found[-1].tree_size]) if more else None

@@ -1,54 +1,187 @@
-"""Route permissions: every route names one through an ``Annotated`` alias; deny by default."""
+"""Route permissions: every route names one through an ``Annotated`` alias; deny by default.
+
+Credentials come only from the ``Authorization: Bearer`` header, never from the URL or a query
+parameter. ``secops_s_…`` is a session token, ``secops_k_…`` an API key; anything else is 401.
+Roles are read from the live grants on every request, so a revoked grant applies at once.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
 
+from secops.audit.models import Outcome
+from secops.auth import sessions, tokens
+from secops.auth.access import service as access_service
+from secops.auth.events import AuthEvent, emit
+from secops.auth.outcomes import settle
 from secops.core.db import DbSession
 from secops.core.errors import Forbidden, Unauthenticated
-from secops.core.principal import Permission, Principal
+from secops.core.logging import bind_request_context
+from secops.core.principal import Permission, Principal, PrincipalKind
+
+API_PREFIX: Final = "/api/v1"
 
 # Routes that answer without credentials; the route-walk test allows exactly these.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("GET", "/healthz"),
         ("GET", "/readyz"),
+        ("POST", f"{API_PREFIX}/auth/login"),
+        ("POST", f"{API_PREFIX}/auth/bootstrap"),
+        ("POST", f"{API_PREFIX}/auth/redeem"),
     }
 )
 
 
+class EnrolmentRequired(Forbidden):
+    """The session was opened by password alone; only TOTP enrolment (and logout) is allowed."""
+
+    type, title = "urn:secops:problem:mfa-enrolment-required", "TOTP enrolment required"
+
+
+_NO_CREDENTIALS: Final = "Sign in, or send an API key in the Authorization header."
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token in ``Authorization: Bearer …``; nothing else is read."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _session_principal(session: DbSession, token: str) -> tuple[Principal, bool]:
+    active = settle(session, sessions.authenticate(session, token=token))
+    enrolment_only = active.record.enrolment_only
+    roles = {} if enrolment_only else access_service.roles_for_user(session, user_id=active.user.id)
+    principal = Principal(
+        kind=PrincipalKind.USER,
+        id=active.user.id,
+        name=active.user.username,
+        roles=roles,
+        session_id=active.record.id,
+        authenticated_at=active.record.auth_time,
+    )
+    bind_request_context(user_id=str(principal.id))
+    return principal, enrolment_only
+
+
 def current_principal(request: Request, session: DbSession) -> Principal:
     """Resolve the caller from its session token or API key; 401 when there is none."""
-    raise Unauthenticated("Sign in, or send an API key in the Authorization header.")
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated(_NO_CREDENTIALS)
+    if token.startswith(tokens.SESSION_PREFIX):
+        principal, enrolment_only = _session_principal(session, token)
+        if enrolment_only:
+            raise EnrolmentRequired("Enrol TOTP first (POST /api/v1/auth/totp/start).")
+        return principal
+    if token.startswith(tokens.API_KEY_PREFIX):
+        principal = access_service.authenticate_api_key(session, token=token)
+        bind_request_context(user_id=str(principal.id))
+        return principal
+    raise Unauthenticated(_NO_CREDENTIALS)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-class PermissionRequirement:
+_KEY_REFUSED: Final = "API keys cannot be used here; sign in as a person."
+
+
+def refuse(
+    session: DbSession, principal: Principal, request: Request, *, reason: str, detail: str
+) -> Forbidden:
+    """Record an authorisation failure (committed, so the rollback keeps it) and return a 403."""
+    route = request.scope.get("route")
+    emit(
+        session,
+        AuthEvent.AUTHZ_FAIL,
+        principal=principal,
+        user_id=principal.id,
+        outcome=Outcome.FAILURE,
+        details={
+            "reason": reason,
+            "method": request.method,
+            "route": str(getattr(route, "path", request.url.path)),
+        },
+    )
+    session.commit()
+    return Forbidden(detail)
+
+
+class AccessPolicy:
+    """Base of every route-level policy; the route-walk test accepts a route that depends on one."""
+
+
+class PermissionRequirement(AccessPolicy):
     """A dependency that admits only principals holding ``permission`` on some mission."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, people_only: bool = False) -> None:
         self.permission = permission
+        self.people_only = people_only
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    def __call__(
+        self, principal: CurrentPrincipal, session: DbSession, request: Request
+    ) -> Principal:
+        if self.people_only and principal.kind is PrincipalKind.API_KEY:
+            raise refuse(session, principal, request, reason="api_key", detail=_KEY_REFUSED)
         if not principal.has(self.permission):
-            raise Forbidden(f"Your role does not allow this ({self.permission.value}).")
+            detail = f"Your role does not allow this ({self.permission.value})."
+            raise refuse(session, principal, request, reason=self.permission.value, detail=detail)
         return principal
 
     def __repr__(self) -> str:
         return f"requires({self.permission.value})"
 
 
-def requires(permission: Permission) -> Any:
+def requires(permission: Permission, *, people_only: bool = False) -> Any:
     """``Annotated[Principal, requires(Permission.X)]``: the route's declared permission."""
-    return Depends(PermissionRequirement(permission))
+    return Depends(PermissionRequirement(permission, people_only=people_only))
 
+
+class SignedInPerson(AccessPolicy):
+    """Any person with a full session (own profile, sessions, password); never an API key."""
+
+    def __call__(
+        self, principal: CurrentPrincipal, session: DbSession, request: Request
+    ) -> Principal:
+        if principal.kind is not PrincipalKind.USER:
+            raise refuse(session, principal, request, reason="api_key", detail=_KEY_REFUSED)
+        return principal
+
+    def __repr__(self) -> str:
+        return "signed_in_person"
+
+
+class EnrollingPerson(AccessPolicy):
+    """A person with any session, enrolment-only included: TOTP enrolment and logout."""
+
+    def __call__(self, request: Request, session: DbSession) -> Principal:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthenticated(_NO_CREDENTIALS)
+        if not token.startswith(tokens.SESSION_PREFIX):
+            if token.startswith(tokens.API_KEY_PREFIX):
+                raise Forbidden(_KEY_REFUSED)
+            raise Unauthenticated(_NO_CREDENTIALS)
+        principal, _ = _session_principal(session, token)
+        return principal
+
+    def __repr__(self) -> str:
+        return "enrolling_person"
+
+
+CurrentPerson = Annotated[Principal, Depends(SignedInPerson())]
+EnrollingUser = Annotated[Principal, Depends(EnrollingPerson())]
 
 CanReadMissions = Annotated[Principal, requires(Permission.MISSIONS_READ)]
 CanWriteMissions = Annotated[Principal, requires(Permission.MISSIONS_WRITE)]
 CanReadAudit = Annotated[Principal, requires(Permission.AUDIT_READ)]
-CanReadUsers = Annotated[Principal, requires(Permission.USERS_READ)]
-CanAdminUsers = Annotated[Principal, requires(Permission.USERS_ADMIN)]
+CanReadUsers = Annotated[Principal, requires(Permission.USERS_READ, people_only=True)]
+CanAdminUsers = Annotated[Principal, requires(Permission.USERS_ADMIN, people_only=True)]

@@ -11,6 +11,7 @@ from secops.audit.cli import app as audit_app
 from secops.auth.access.cli import apikeys_app, grants_app, users_app
 from secops.auth.cli import admin_app, login_app
 from secops.cli.db import app as db_app
+from secops.cli.democode import register as register_demo_code
 from secops.cli.keys import app as keys_app
 from secops.cli.server import register as register_server_commands
 from secops.core.client import ApiError
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_server_commands(app)
+register_demo_code(app)
 app.add_typer(db_app, name="db", help="Database migrations and checks (server-local).")
 app.add_typer(missions_app, name="missions", help="Missions: HQ, embassies, consulates.")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from starlette.types import ASGIApp
 
 from secops.app import create_app
+from secops.cli.db import unreachable
 from secops.cli.seed import seed_demo
 from secops.core import migrations
 from secops.core.config import Environment, Settings, load_settings
@@ -15,12 +17,12 @@ from secops.core.console import fail, stdout
 from secops.core.runtime import Runtime
 
 
-def run_server(settings: Settings) -> None:
-    """Serve the API on the configured host and port (no Server banner, proxy headers trusted
-    only from ``SECOPS_FORWARDED_ALLOW_IPS``)."""
-    app = create_app(settings)
-    uvicorn.run(
-        app,
+def uvicorn_config(settings: Settings, app: ASGIApp | None = None) -> uvicorn.Config:
+    """How ``secops serve`` runs uvicorn: no Server banner, uvicorn's access log replaced by ours,
+    logging left to secops, and ``X-Forwarded-*`` trusted only from ``SECOPS_FORWARDED_ALLOW_IPS``.
+    """
+    return uvicorn.Config(
+        app if app is not None else create_app(settings),
         host=settings.host,
         port=settings.port,
         server_header=False,
@@ -29,6 +31,11 @@ def run_server(settings: Settings) -> None:
         access_log=False,
         log_config=None,
     )
+
+
+def run_server(settings: Settings) -> None:
+    """Serve the API on the configured host and port until interrupted."""
+    uvicorn.Server(uvicorn_config(settings)).run()
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +58,8 @@ def register(app: typer.Typer) -> None:
             state = migrations.migration_state(runtime.engine)
         finally:
             runtime.dispose()
+        if not state.reachable:
+            fail(unreachable(settings))
         if not state.current:
             fail("the database is not at the newest migration; run `secops db upgrade` first")
         run_server(settings)

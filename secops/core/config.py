@@ -60,18 +60,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_refuses_defaults(self) -> Settings:
-        if self.env is not Environment.PRODUCTION:
-            return self
-        secret = self.secret_key.get_secret_value() if self.secret_key else ""
-        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
-            raise ConfigurationError(
-                "SECOPS_SECRET_KEY must be set to a random value of at least 32 characters "
-                "in production"
-            )
-        if self.database_url is None:
-            raise ConfigurationError("SECOPS_DATABASE_URL must be set in production")
-        if "*" in self.cors_allow_origins:
-            raise ConfigurationError("SECOPS_CORS_ALLOW_ORIGINS may not contain '*'")
+        refuse_unsafe_production(self)
         return self
 
     @property
@@ -107,6 +96,30 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return "console" if self.env is Environment.DEVELOPMENT else "json"
+
+
+def refuse_unsafe_production(settings: Settings) -> None:
+    """In production, stop with a one-line reason on a placeholder secret or a missing setting.
+
+    Runs when settings are read, and again in ``create_app`` for settings built by other means
+    (``model_copy`` skips validation).
+    """
+    if settings.env is not Environment.PRODUCTION:
+        return
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < 32:
+        raise ConfigurationError(
+            "SECOPS_SECRET_KEY must be set to a random value of at least 32 characters "
+            "in production"
+        )
+    if settings.database_url is None:
+        raise ConfigurationError("SECOPS_DATABASE_URL must be set in production")
+    if "*" in settings.cors_allow_origins:
+        raise ConfigurationError("SECOPS_CORS_ALLOW_ORIGINS may not contain '*'")
+    if "*" in (part.strip() for part in settings.forwarded_allow_ips.split(",")):
+        raise ConfigurationError(
+            "SECOPS_FORWARDED_ALLOW_IPS may not be '*': name the reverse proxy's address"
+        )
 
 
 def normalise_database_url(url: str) -> str:

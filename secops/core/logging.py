@@ -9,6 +9,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 REDACTED = "[redacted]"
@@ -34,30 +35,45 @@ SECRET_KEY_PARTS = (
 # Keys that contain one of the parts above but hold no secret.
 NON_SECRET_KEYS = frozenset({"token_type", "otp_enrolled", "totp_enrolled"})
 SECRET_VALUE_PATTERNS = (
-    re.compile(r"secops_[sk]_[A-Za-z0-9_\-]+"),
+    re.compile(r"secops_[a-z]_[A-Za-z0-9_\-]+"),  # every secops token: session, key, reset
     re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/\-]+=*"),
     re.compile(r"\b[A-Z2-7]{24,}\b"),  # long base32 runs: TOTP secrets
 )
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# ``password=…`` or ``token: …`` inside prose (exception messages, URLs): keep the name, mask the
+# value. Applied after the patterns above, so ``Authorization: Bearer x`` is already masked whole.
+SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b(password|passwd|secret|token|api[_-]?key|authorization|cookie)"
+    r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+)
+# C0 and C1 controls plus the Unicode line and paragraph separators: any of them can start a
+# forged line in a console log or a log viewer.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _is_secret_key(key: str) -> bool:
-    lowered = key.lower()
+    # HTTP header names use hyphens: ``X-Api-Key`` must match ``api_key``.
+    lowered = key.lower().replace("-", "_")
     if lowered in NON_SECRET_KEYS:
         return False
     return any(part in lowered for part in SECRET_KEY_PARTS)
 
 
 def _escape_control(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def scrub_text(text: str) -> str:
+    """Redact token-shaped substrings and ``name=value`` secrets in free text."""
+    for pattern in SECRET_VALUE_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
 
 
 def scrub_value(value: Any) -> Any:
     """Redact token-shaped substrings and escape control characters, recursively."""
     if isinstance(value, str):
-        for pattern in SECRET_VALUE_PATTERNS:
-            value = pattern.sub(REDACTED, value)
-        return CONTROL_CHARS.sub(_escape_control, value)
+        return CONTROL_CHARS.sub(_escape_control, scrub_text(value))
     if isinstance(value, Mapping):
         return {
             k: (REDACTED if isinstance(k, str) and _is_secret_key(k) else scrub_value(v))
@@ -80,6 +96,17 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+def redact_exception(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Mask secrets in a rendered exception (its message travels with it into the log)."""
+    exception = event_dict.get("exception")
+    if isinstance(exception, str):
+        # Console mode: a multi-line traceback kept readable; only secrets are masked.
+        event_dict["exception"] = scrub_text(exception)
+    elif exception is not None:
+        event_dict["exception"] = scrub_value(exception)
+    return event_dict
+
+
 def shared_processors() -> list[Processor]:
     """The processors every log line goes through, before rendering."""
     return [
@@ -95,13 +122,21 @@ def configure_logging(
     *, fmt: str = "json", level: str = "info", stream: TextIO | None = None
 ) -> None:
     """Route structlog and the standard library (uvicorn included) through one redacting chain."""
-    renderer: Processor
+    # Tracebacks never carry frame locals (a local named ``password`` would be logged verbatim;
+    # structlog shows locals by default), and the rendered exception is redacted like the rest.
+    final: list[Processor]
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
+        final = [
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
+            redact_exception,
+            structlog.processors.JSONRenderer(),
+        ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        final = [renderer]
+        final = [
+            structlog.processors.format_exc_info,
+            redact_exception,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ]
     structlog.configure(
         processors=[
             *shared_processors(),

@@ -8,13 +8,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from secops.core.errors import (
+    ERROR_BY_STATUS,
     PROBLEM_MEDIA_TYPE,
     DatabaseUnavailable,
     SecopsError,
+    ValidationFailed,
     problem_body,
     status_title,
 )
@@ -97,32 +101,56 @@ def _validation_error(request: Request, exc: Exception) -> Response:
         }
         for err in exc.errors()
     ]
-    fields = ", ".join(".".join(e["loc"]) for e in errors[:5]) or "the request"
+    if any(e["type"] == "json_invalid" for e in errors):
+        # pydantic's location for a JSON syntax error is a character offset, not a field.
+        errors = [{"loc": ["body"], "msg": "JSON decode error", "type": "json_invalid"}]
+        detail = "The request body is not valid JSON."
+    else:
+        fields = ", ".join(".".join(e["loc"]) for e in errors[:5]) or "the request"
+        detail = f"The request does not match the schema: check {fields}."
     return problem_response(
         request,
         status=422,
-        type_="urn:secops:problem:validation",
-        title="Validation failed",
-        detail=f"The request does not match the schema: check {fields}.",
+        type_=ValidationFailed.type,
+        title=ValidationFailed.title,
+        detail=detail,
         extra={"errors": errors},
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method declared for the request's path, across all the routes that share it.
+
+    Starlette's own ``Allow`` names only the first route whose path matched (GET and POST on one
+    path are two routes), which RFC 9110 section 15.5.6 does not allow.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(route.methods or ())
+    return ", ".join(sorted(methods))
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else status_title(status)
+    headers = dict(exc.headers or {})
     if status == 404:
         detail = "No such resource."
     elif status == 405:
         detail = f"{request.method} is not allowed here."
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+    # The same type and title as the SecopsError of that status: one problem type, one title.
+    known = ERROR_BY_STATUS.get(status)
     return problem_response(
         request,
         status=status,
-        type_=f"urn:secops:problem:{STATUS_TYPES.get(status, 'http')}",
-        title=status_title(status),
+        type_=known.type if known else f"urn:secops:problem:{STATUS_TYPES.get(status, 'http')}",
+        title=known.title if known else status_title(status),
         detail=detail,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 

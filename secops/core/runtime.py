@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from secops.core.clock import Clock, SystemClock
 from secops.core.config import Settings
 from secops.core.db import SessionFactory, create_db_engine
+from secops.core.keyring import Keyring
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Runtime:
     clock: Clock
     engine: Engine
     sessions: SessionFactory
+    keyring: Keyring
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -30,9 +32,13 @@ class Runtime:
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # The keyring first: a missing or exposed KEK stops startup before anything else opens.
+        keyring = Keyring.load(settings)
         engine = create_db_engine(url)
-        sessions = SessionFactory(engine, clock=clock, settings=settings)
-        return cls(settings=settings, clock=clock, engine=engine, sessions=sessions)
+        sessions = SessionFactory(engine, clock=clock, settings=settings, keyring=keyring)
+        return cls(
+            settings=settings, clock=clock, engine=engine, sessions=sessions, keyring=keyring
+        )
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -1,0 +1,1 @@
+"""Package data for identity: the list of common passwords refused at sign-up."""

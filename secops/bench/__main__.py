@@ -1,0 +1,20 @@
+"""``python -m secops.bench``: run a benchmark and print its figures."""
+
+from __future__ import annotations
+
+import typer
+
+from secops.bench import audit, auth
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.command("audit")(audit.command)
+app.command("auth")(auth.command)
+
+
+@app.callback()
+def main() -> None:
+    """Benchmarks of secops on this machine; each prints its figures."""
+
+
+if __name__ == "__main__":
+    app()
