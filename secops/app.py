@@ -9,6 +9,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 
 from secops import __version__
+from secops.accounts.connectors.routes import router as connectors_router
+from secops.accounts.io_routes import router as accounts_io_router
+from secops.accounts.routes import router as accounts_router
 from secops.audit.routes import router as audit_router
 from secops.auth.access.routes import router as access_router
 from secops.auth.routes import router as auth_router
@@ -86,6 +89,9 @@ def create_app(
     api.include_router(access_router)
     api.include_router(missions_router)
     api.include_router(audit_router)
+    api.include_router(accounts_io_router)
+    api.include_router(accounts_router)
+    api.include_router(connectors_router)
     app.include_router(health_router)
     app.include_router(api)
 

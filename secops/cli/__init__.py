@@ -7,6 +7,9 @@ import sys
 import click
 import typer
 
+from secops.accounts.cli import app as accounts_app
+from secops.accounts.connectors.cli import app as connectors_app
+from secops.accounts.io_cli import register as register_accounts_io
 from secops.audit.cli import app as audit_app
 from secops.auth.access.cli import apikeys_app, grants_app, users_app
 from secops.auth.cli import admin_app, login_app
@@ -30,6 +33,11 @@ register_server_commands(app)
 register_demo_code(app)
 app.add_typer(db_app, name="db", help="Database migrations and checks (server-local).")
 app.add_typer(missions_app, name="missions", help="Missions: HQ, embassies, consulates.")
+register_accounts_io(accounts_app)
+app.add_typer(accounts_app, name="accounts", help="The account inventory.")
+app.add_typer(
+    connectors_app, name="connectors", help="Microsoft 365 and Google Workspace connectors."
+)
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
 app.add_typer(admin_app, name="admin", help="Server-local administration.")
 app.add_typer(keys_app, name="keys", help="Encryption keys at rest (server-local).")

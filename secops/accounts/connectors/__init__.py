@@ -1,0 +1,1 @@
+"""Connectors that read MFA and admin facts from Microsoft Graph and Google Workspace."""

@@ -1,0 +1,5 @@
+"""``secops connectors add|test|sync`` (acts as the signed-in user)."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,5 @@
+"""HTTP routes for the account inventory."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
