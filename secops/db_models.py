@@ -6,6 +6,7 @@ from secops.audit import models as audit_models
 from secops.auth import models as auth_models
 from secops.auth.access import models as access_models
 from secops.core import keyring as keyring_models
+from secops.core import outbox as outbox_models
 from secops.missions import models as missions_models
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "connectors_models",
     "keyring_models",
     "missions_models",
+    "outbox_models",
 ]

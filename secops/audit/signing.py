@@ -49,9 +49,14 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise NoteError("not valid base64") from None
+    # The decoder ignores the unused low bits before "=" padding: only the canonical spelling
+    # is accepted, so no two stored notes mean the same thing.
+    if _b64(raw) != text:
+        raise NoteError("not canonical base64")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -227,7 +232,13 @@ def open_checkpoint_with_signature(note: str, verifier: VerifierKey) -> tuple[Ch
         raise NoteError("the checkpoint root is not a SHA-256 hash")
     checkpoint = Checkpoint(lines[0], int(lines[1]), root)
     signed = (body + "\n").encode()
-    for line in signatures.splitlines():
+    if checkpoint.body() != signed:
+        raise NoteError("the checkpoint body is not in canonical form")
+    if not signatures.endswith("\n"):
+        raise NoteError("the signature block does not end with a newline")
+    # Split on "\n" only: str.splitlines() would also break at \v, \f or U+2028 and so accept
+    # a note whose bytes were changed.
+    for line in signatures[:-1].split("\n"):
         if not line.startswith(SIGNATURE_DASH):
             raise NoteError("malformed signature line")
         name, _, encoded = line[len(SIGNATURE_DASH) :].partition(" ")

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from secops.audit import service as audit_service
 from secops.audit.models import Outcome
+from secops.auth import notices
 from secops.core.logging import get_logger
 from secops.core.principal import Principal
 
@@ -80,6 +81,7 @@ def emit(
         after=after,
         actor=actor,
     )
+    notices.notify_event(session, event.value, user_id)
     level = log.info if outcome is Outcome.SUCCESS else log.warning
     level(
         event.value,

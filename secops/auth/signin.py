@@ -14,7 +14,7 @@ from typing import Final
 from sqlmodel import Session
 
 from secops.audit.models import Outcome
-from secops.auth import factors, passwords, repository, sessions, throttle
+from secops.auth import factors, notices, passwords, repository, sessions, throttle
 from secops.auth.events import AuthEvent, emit
 from secops.auth.models import SessionEndReason, User, UserStatus
 from secops.auth.outcomes import Refused
@@ -177,6 +177,7 @@ def sign_in(
         actor=f"user:{user.username}",
         details={"factor": verdict.factor, "session_id": str(issued.record.id)},
     )
+    notices.notify_if_unusual_sign_in(session, user_id=user.id, new_session_id=issued.record.id)
     return SignedIn(issued=issued, user=user)
 
 
@@ -229,6 +230,7 @@ def reauthenticate(
         user_id=user.id,
         details={"factor": verdict.factor, "session_id": str(issued.record.id)},
     )
+    notices.notify_if_unusual_sign_in(session, user_id=user.id, new_session_id=issued.record.id)
     return SignedIn(issued=issued, user=user)
 
 

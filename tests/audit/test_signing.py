@@ -118,3 +118,38 @@ def test_a_corrupt_signing_key_is_refused_without_echoing_it(tmp_path: Path) -> 
 def test_a_missing_key_is_reported_by_load_signer(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         signing.load_signer(tmp_path / "absent.key")
+
+
+def _signed_note() -> tuple[str, signing.SignerKey]:
+    signer = signing.SignerKey.generate()
+    checkpoint = signing.Checkpoint(signer.name, 42, bytes(range(32)))
+    note, _ = signing.sign_checkpoint(checkpoint, signer)
+    return note, signer
+
+
+def test_a_non_canonical_base64_signature_is_refused() -> None:
+    note, signer = _signed_note()
+    _, _, line = note.partition("\n\n")
+    encoded = line.rstrip("\n").rsplit(" ", 1)[1]
+    # The last character before "=" padding carries unused bits: a neighbour decodes the same.
+    last = encoded.rstrip("=")[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = alphabet[alphabet.index(last) ^ 1]
+    forged = encoded.rstrip("=")[:-1] + twin + "=" * (len(encoded) - len(encoded.rstrip("=")))
+    assert forged != encoded
+    with pytest.raises(signing.NoteError):
+        signing.open_checkpoint(note.replace(encoded, forged), signer.verifier)
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\u2028", "\r"])
+def test_a_note_whose_line_break_was_changed_is_refused(separator: str) -> None:
+    note, signer = _signed_note()
+    assert note.endswith("\n")
+    with pytest.raises(signing.NoteError):
+        signing.open_checkpoint(note[:-1] + separator, signer.verifier)
+
+
+def test_a_tree_size_in_other_digits_is_refused() -> None:
+    note, signer = _signed_note()
+    with pytest.raises(signing.NoteError):
+        signing.open_checkpoint(note.replace("\n42\n", "\n\u0664\u0662\n", 1), signer.verifier)
