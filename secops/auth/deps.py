@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from secops.audit.models import Outcome
 from secops.auth import sessions, tokens
@@ -126,14 +127,20 @@ class PermissionRequirement(AccessPolicy):
         self.permission = permission
         self.people_only = people_only
 
-    def __call__(
+    async def __call__(
         self, principal: CurrentPrincipal, session: DbSession, request: Request
     ) -> Principal:
+        # Async: the check itself is pure and costs no threadpool hop; only a refusal, which
+        # writes its audit row, goes to the threadpool.
         if self.people_only and principal.kind is PrincipalKind.API_KEY:
-            raise refuse(session, principal, request, reason="api_key", detail=_KEY_REFUSED)
+            raise await run_in_threadpool(
+                refuse, session, principal, request, reason="api_key", detail=_KEY_REFUSED
+            )
         if not principal.has(self.permission):
             detail = f"Your role does not allow this ({self.permission.value})."
-            raise refuse(session, principal, request, reason=self.permission.value, detail=detail)
+            raise await run_in_threadpool(
+                refuse, session, principal, request, reason=self.permission.value, detail=detail
+            )
         return principal
 
     def __repr__(self) -> str:
@@ -148,11 +155,13 @@ def requires(permission: Permission, *, people_only: bool = False) -> Any:
 class SignedInPerson(AccessPolicy):
     """Any person with a full session (own profile, sessions, password); never an API key."""
 
-    def __call__(
+    async def __call__(
         self, principal: CurrentPrincipal, session: DbSession, request: Request
     ) -> Principal:
         if principal.kind is not PrincipalKind.USER:
-            raise refuse(session, principal, request, reason="api_key", detail=_KEY_REFUSED)
+            raise await run_in_threadpool(
+                refuse, session, principal, request, reason="api_key", detail=_KEY_REFUSED
+            )
         return principal
 
     def __repr__(self) -> str:
@@ -183,5 +192,8 @@ EnrollingUser = Annotated[Principal, Depends(EnrollingPerson())]
 CanReadMissions = Annotated[Principal, requires(Permission.MISSIONS_READ)]
 CanWriteMissions = Annotated[Principal, requires(Permission.MISSIONS_WRITE)]
 CanReadAudit = Annotated[Principal, requires(Permission.AUDIT_READ)]
+CanReadAccounts = Annotated[Principal, requires(Permission.ACCOUNTS_READ)]
+CanWriteAccounts = Annotated[Principal, requires(Permission.ACCOUNTS_WRITE)]
 CanReadUsers = Annotated[Principal, requires(Permission.USERS_READ, people_only=True)]
 CanAdminUsers = Annotated[Principal, requires(Permission.USERS_ADMIN, people_only=True)]
+CanAdminConnectors = Annotated[Principal, requires(Permission.CONNECTORS_ADMIN)]

@@ -173,7 +173,7 @@ def run(*, requests: int, database_url: str | None = None) -> tuple[Timing, Timi
             log_format="json",
         )
         runtime = Runtime.build(settings)
-        password = "bench-" + secrets.token_urlsafe(16)
+        password = "-".join(f"{secrets.randbelow(10_000):04d}" for _ in range(5))
         try:
             migrations.upgrade(runtime.engine)
             mission_id, secret = _seed(runtime, password)

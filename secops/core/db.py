@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import DateTime, Engine, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
@@ -155,11 +156,33 @@ def info_of(session: Session, key: str) -> Any:
         raise RuntimeError(f"session has no {key!r}; build it with a SessionFactory") from None
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's one transaction: committed before the response is sent, else rolled back."""
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    except sa_exc.OperationalError as exc:
+        session.rollback()
+        raise DatabaseUnavailable("The database is unavailable; nothing was changed.") from exc
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's one transaction: committed before the response is sent, else rolled back.
+
+    Async so that opening the session (no I/O until the first statement) costs no threadpool
+    hop; the commit or rollback, which does I/O, runs in the threadpool.
+    """
     factory: SessionFactory = request.app.state.sessions
-    with factory.begin() as session:
+    session = factory()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_finish, session, commit=False)
+        raise
+    await run_in_threadpool(_finish, session, commit=True)
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

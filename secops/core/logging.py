@@ -139,6 +139,8 @@ def configure_logging(
         ]
     structlog.configure(
         processors=[
+            # Drop disabled levels before any processing (the access line runs on every request).
+            structlog.stdlib.filter_by_level,
             *shared_processors(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
