@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from secops.accounts.cli import app as accounts_app
@@ -60,11 +59,22 @@ def main() -> None:
     except ConfigurationError as exc:
         print_error_line(f"configuration: {exc}")
         sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print_error_line("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, bad value): one line naming the command's help.
+        sys.exit(_usage_error(exc))
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command_path = getattr(ctx, "command_path", None)
+    hint = f" (see `{command_path} --help`)" if command_path else ""
+    print_error_line(f"{message}{hint}")
+    code = getattr(exc, "exit_code", 2)
+    return code if isinstance(code, int) else 2

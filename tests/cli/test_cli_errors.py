@@ -58,3 +58,24 @@ def test_serve_refuses_an_unmigrated_database_before_listening(
 
     assert result.code == 1
     assert_one_error_line(result.error_lines, contains="secops db upgrade")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (("missions", "list", "--bogus"), "No such option: --bogus"),
+        (("missions", "create", "--code", "X"), "No such option: --code"),
+        (("nosuch",), "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_a_pointer_to_help(
+    run_cli: RunCli, argv: tuple[str, ...], expected: str
+) -> None:
+    result = run_cli(*argv)
+    assert result.code == 2
+    assert len(result.error_lines) == 1, result.err
+    line = result.error_lines[0]
+    assert line.startswith("error: ")
+    assert expected in line
+    assert "--help" in line
+    assert "Traceback" not in result.err
