@@ -112,7 +112,8 @@ def logout() -> None:
 
 
 def _reach(role: dict[str, Any]) -> str:
-    return "everywhere" if role["everywhere"] else f"{len(role['missions'])} missions"
+    count = len(role["missions"])
+    return "everywhere" if role["everywhere"] else f"{count} mission{'' if count == 1 else 's'}"
 
 
 def whoami(as_json: bool = JsonOption) -> None:

@@ -84,7 +84,7 @@ def list_command(
     if as_json:
         print_json(items)
         return
-    print_table(items, COLUMNS, title=f"{len(items)} missions")
+    print_table(items, COLUMNS, title=f"{len(items)} mission{'' if len(items) == 1 else 's'}")
 
 
 @app.command("show")
