@@ -10,6 +10,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from secops import __version__
 from secops.accounts.connectors.routes import router as connectors_router
+from secops.accounts.io_routes import IMPORT_PATH
 from secops.accounts.io_routes import router as accounts_io_router
 from secops.accounts.routes import router as accounts_router
 from secops.audit.routes import router as audit_router
@@ -73,7 +74,8 @@ def create_app(
         title="secops",
         version=__version__,
         summary="Account security for foreign ministries.",
-        docs_url="/docs" if docs else None,
+        # Swagger UI loads scripts from a CDN: blocked by our CSP and absent on air-gapped hosts.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         swagger_ui_oauth2_redirect_url=None,
@@ -107,7 +109,11 @@ def create_app(
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={("POST", IMPORT_PATH): settings.max_import_bytes},
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
 

@@ -1,1 +1,544 @@
-"""Tables for the account inventory."""
+"""Tables for the account inventory: people, accounts and the facts recorded about each account.
+
+Every fact row carries its provenance (``FactProvenance``): where the evidence came from
+(``attested`` or ``api:<connector kind>``), when it was true, who attested it, and whether it
+was actually obtained (``fact_status``). A connector that is refused writes ``error`` with the
+reason, so a permission problem never reads as a pass.
+
+Two derived columns on ``account`` keep the list filters to one table: ``mfa_strength`` (the
+strongest recorded method) and ``evidence_at`` (the oldest evidence among the fact groups
+recorded). ``secops.accounts.facts.refresh_summaries`` recomputes them; every writer of facts,
+bulk paths included, must call it for the accounts it touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from secops.core.crypto import register_encrypted_column
+from secops.core.db import UTCDateTime, new_id
+
+ATTESTED = "attested"
+API_SOURCE_PREFIX = "api:"
+
+
+class Platform(StrEnum):
+    """Where an account lives."""
+
+    X = "x"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    WEIBO = "weibo"
+    LINKEDIN = "linkedin"
+    TELEGRAM = "telegram"
+    MICROSOFT365 = "microsoft365"
+    GOOGLE_WORKSPACE = "google_workspace"
+    ZOOM = "zoom"
+    WEBEX = "webex"
+    OTHER = "other"
+
+
+SOCIAL_PLATFORMS = frozenset(
+    {
+        Platform.X,
+        Platform.FACEBOOK,
+        Platform.INSTAGRAM,
+        Platform.TIKTOK,
+        Platform.YOUTUBE,
+        Platform.WEIBO,
+        Platform.LINKEDIN,
+        Platform.TELEGRAM,
+    }
+)
+# Platforms whose handle is a sign-in address: compared case-insensitively, like e-mail.
+MAILBOX_PLATFORMS = frozenset(
+    {Platform.MICROSOFT365, Platform.GOOGLE_WORKSPACE, Platform.ZOOM, Platform.WEBEX}
+)
+
+
+def normalise_handle(platform: Platform, handle: str) -> str:
+    """The stored form of a handle: stripped; social handles lower-cased without a leading ``@``.
+
+    Sign-in addresses (Microsoft 365, Google Workspace, Zoom, Webex) are lower-cased too, so a
+    recovery e-mail can be matched to the inventoried mailbox. ``other`` is only stripped.
+    """
+    value = handle.strip()
+    if platform in SOCIAL_PLATFORMS:
+        return value.removeprefix("@").strip().lower()
+    if platform in MAILBOX_PLATFORMS:
+        return value.lower()
+    return value
+
+
+class AccountTier(StrEnum):
+    """How prominent the account is; the policy asks more of the higher tiers."""
+
+    MINISTER = "minister"
+    MINISTRY_MAIN = "ministry_main"
+    HEAD_OF_MISSION = "head_of_mission"
+    MISSION = "mission"
+    STAFF = "staff"
+    SERVICE = "service"
+
+
+class AccountKind(StrEnum):
+    """Whether the account belongs to the institution or to an official in person."""
+
+    INSTITUTIONAL = "institutional"
+    PERSONAL_OFFICIAL = "personal_official"
+
+
+class AccountStatus(StrEnum):
+    """Whether the account is in use."""
+
+    ACTIVE = "active"
+    DORMANT = "dormant"
+    CLOSED = "closed"
+
+
+class PersonStatus(StrEnum):
+    """Whether the person still works for the ministry."""
+
+    ACTIVE = "active"
+    LEFT = "left"
+
+
+class FactStatus(StrEnum):
+    """Whether a fact was obtained: ``error`` and ``missing`` are never read as a pass."""
+
+    OK = "ok"
+    ERROR = "error"
+    MISSING = "missing"
+
+
+class MfaStrength(StrEnum):
+    """Strength tier of a second factor; ``unknown`` is an unrecognised method, never strong."""
+
+    PHISHING_RESISTANT = "phishing_resistant"
+    APP_PUSH = "app_push"
+    TOTP = "totp"
+    PHONE_EMAIL = "phone_email"
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Higher is stronger; ``unknown`` ranks with ``none`` plus one (better than nothing)."""
+        return _STRENGTH_RANK[self]
+
+
+_STRENGTH_RANK = {
+    MfaStrength.PHISHING_RESISTANT: 5,
+    MfaStrength.APP_PUSH: 4,
+    MfaStrength.TOTP: 3,
+    MfaStrength.PHONE_EMAIL: 2,
+    MfaStrength.UNKNOWN: 1,
+    MfaStrength.NONE: 0,
+}
+
+
+class PhoneOwner(StrEnum):
+    """Who holds the recovery phone line."""
+
+    INSTITUTIONAL = "institutional"
+    PERSONAL = "personal"
+    UNKNOWN = "unknown"
+
+
+class CredentialStorage(StrEnum):
+    """Where a shared password is kept (secops never stores it)."""
+
+    VAULT = "vault"
+    DOCUMENT = "document"
+    CHAT = "chat"
+    UNKNOWN = "unknown"
+
+
+class Affiliation(StrEnum):
+    """Whom an administrator works for."""
+
+    MINISTRY = "ministry"
+    OTHER_AGENCY = "other_agency"
+    EXTERNAL = "external"
+
+
+class FactGroup(StrEnum):
+    """A list-valued fact group; ``account_fact_group`` records when the whole list was seen."""
+
+    MFA_METHODS = "mfa_methods"
+    ADMINS = "admins"
+    APPS = "apps"
+
+
+class FactProvenance(SQLModel):
+    """Where a fact came from and when it was true; mixed into every fact table."""
+
+    # "attested" or "api:<connector kind>", e.g. "api:microsoft_graph".
+    source: str = Field(default=ATTESTED, sa_type=String(64), nullable=False)
+    # When the evidence was true; for attested facts, the time of the attestation.
+    observed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # The secops user who attested it; None for facts read from an API.
+    attested_by: uuid.UUID | None = Field(default=None, nullable=True)
+    fact_status: FactStatus = Field(default=FactStatus.OK, sa_type=String(10), nullable=False)
+    error_reason: str | None = Field(default=None, sa_type=String(500), nullable=True)
+    # When secops stored the fact (may be later than observed_at for delayed reports).
+    recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+    def provenance(self) -> dict[str, Any]:
+        """The provenance fields in JSON form, for audit diffs."""
+        return {
+            "source": self.source,
+            "observed_at": self.observed_at.isoformat() if self.observed_at else None,
+            "attested_by": str(self.attested_by) if self.attested_by else None,
+            "fact_status": str(self.fact_status),
+            "error_reason": self.error_reason,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Person(SQLModel, table=True):
+    """A member of staff: owners, administrators and credential holders point here."""
+
+    __tablename__ = "person"
+    __table_args__ = (Index("ix_person_mission_name", "mission_id", "full_name"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    full_name: str = Field(sa_column=Column(String(200), nullable=False))
+    # Lower-cased by the service; unique across the ministry.
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))
+    mission_id: uuid.UUID = Field(sa_column=Column(ForeignKey("mission.id"), nullable=False))
+    position: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    status: PersonStatus = Field(
+        default=PersonStatus.ACTIVE, sa_column=Column(String(10), nullable=False, index=True)
+    )
+    left_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form, for before/after diffs."""
+        return {
+            "full_name": self.full_name,
+            "email": self.email,
+            "mission_id": str(self.mission_id),
+            "position": self.position,
+            "status": str(self.status),
+            "left_at": _iso(self.left_at),
+        }
+
+
+class Account(SQLModel, table=True):
+    """An official account on a platform, owned by a mission and (usually) a person."""
+
+    __tablename__ = "account"
+    __table_args__ = (
+        UniqueConstraint("platform", "handle", name="uq_account_platform_handle"),
+        UniqueConstraint("platform", "external_id", name="uq_account_platform_external_id"),
+        # Keyset pages: the default order is (handle, id); most lists filter by mission first.
+        Index("ix_account_mission_handle", "mission_id", "handle", "id"),
+        Index("ix_account_mission_platform_handle", "mission_id", "platform", "handle"),
+        Index("ix_account_handle_id", "handle", "id"),
+        Index("ix_account_updated_id", "updated_at", "id"),
+        Index("ix_account_tier_handle", "tier", "handle"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # Indexed through uq_account_platform_handle (platform leads).
+    platform: Platform = Field(sa_column=Column(String(20), nullable=False))
+    # Normalised by normalise_handle; unique together with the platform.
+    handle: str = Field(sa_column=Column(String(320), nullable=False))
+    url: str | None = Field(default=None, sa_column=Column(String(2048), nullable=True))
+    display_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # Indexed through ix_account_mission_handle (mission_id leads).
+    mission_id: uuid.UUID = Field(sa_column=Column(ForeignKey("mission.id"), nullable=False))
+    # Indexed through ix_account_tier_handle.
+    tier: AccountTier = Field(sa_column=Column(String(20), nullable=False))
+    kind: AccountKind = Field(sa_column=Column(String(20), nullable=False))
+    owner_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(ForeignKey("person.id"), nullable=True, index=True)
+    )
+    # Not indexed on its own: nearly every account is active, and an index on it lures the
+    # planners away from the mission and platform indexes.
+    status: AccountStatus = Field(
+        default=AccountStatus.ACTIVE, sa_column=Column(String(10), nullable=False)
+    )
+    last_activity_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    verified_badge: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    in_public_registry: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # The id a connector knows the account by (Graph user id, Google user id).
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    # Derived (facts.refresh_summaries): strongest recorded MFA method; None = no MFA evidence.
+    mfa_strength: MfaStrength | None = Field(
+        default=None, sa_column=Column(String(20), nullable=True, index=True)
+    )
+    # Derived: the oldest observed_at among the recorded fact groups; None = no evidence at all.
+    evidence_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited descriptive fields, in JSON form, for before/after diffs."""
+        return {
+            "platform": str(self.platform),
+            "handle": self.handle,
+            "url": self.url,
+            "display_name": self.display_name,
+            "mission_id": str(self.mission_id),
+            "tier": str(self.tier),
+            "kind": str(self.kind),
+            "owner_id": str(self.owner_id) if self.owner_id else None,
+            "status": str(self.status),
+            "last_activity_at": _iso(self.last_activity_at),
+            "verified_badge": self.verified_badge,
+            "in_public_registry": self.in_public_registry,
+            "external_id": self.external_id,
+        }
+
+
+def _account_fk() -> Any:
+    return ForeignKey("account.id", ondelete="CASCADE")
+
+
+class AccountMfa(FactProvenance, table=True):
+    """Whether MFA is on for the account, and whether the organisation enforces it."""
+
+    __tablename__ = "account_mfa"
+
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
+    mfa_enabled: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    # True: required by the organisation (CA policy, 2SV enforcement); False: left to the user.
+    mfa_enforced: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "mfa_enabled": self.mfa_enabled,
+            "mfa_enforced": self.mfa_enforced,
+            **self.provenance(),
+        }
+
+
+class AccountMfaMethod(FactProvenance, table=True):
+    """One registered second factor, as the platform names it, with its strength tier."""
+
+    __tablename__ = "account_mfa_method"
+    __table_args__ = (
+        UniqueConstraint("account_id", "method", name="uq_account_mfa_method_account_method"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # Indexed through the unique constraint (account_id leads).
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), nullable=False))
+    # The raw string as reported, e.g. "fido2", "microsoftAuthenticatorPush", "sms".
+    method: str = Field(sa_column=Column(String(100), nullable=False))
+    strength: MfaStrength = Field(sa_column=Column(String(20), nullable=False))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {"method": self.method, "strength": str(self.strength), **self.provenance()}
+
+
+class AccountRecovery(FactProvenance, table=True):
+    """How the account is recovered; the address and number are stored only encrypted."""
+
+    __tablename__ = "account_recovery"
+
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
+    # encrypt_field(table="account_recovery", column="email", row_id=account_id).
+    email: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Plain and lower-case: the policy checks it against the ministry's domains.
+    email_domain: str | None = Field(
+        default=None, sa_column=Column(String(255), nullable=True, index=True)
+    )
+    # Masked form ("a•••@gmail.com") shown to callers without ACCOUNTS_SECRETS_READ.
+    email_hint: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    # Set when the recovery address is itself an inventoried mailbox.
+    email_account_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("account.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    # encrypt_field(table="account_recovery", column="phone", row_id=account_id).
+    phone: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Masked form ("+33 •• •• •• 12").
+    phone_hint: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    phone_owner: PhoneOwner = Field(
+        default=PhoneOwner.UNKNOWN, sa_column=Column(String(16), nullable=False)
+    )
+    carrier_lock: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    backup_codes_escrowed: bool | None = Field(
+        default=None, sa_column=Column(Boolean, nullable=True)
+    )
+    last_verified_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form: the address and number only masked."""
+        return {
+            "email": self.email_hint,
+            "email_domain": self.email_domain,
+            "email_account_id": str(self.email_account_id) if self.email_account_id else None,
+            "phone": self.phone_hint,
+            "phone_owner": str(self.phone_owner),
+            "carrier_lock": self.carrier_lock,
+            "backup_codes_escrowed": self.backup_codes_escrowed,
+            "last_verified_at": _iso(self.last_verified_at),
+            **self.provenance(),
+        }
+
+
+register_encrypted_column("account_recovery", "email", id_column="account_id")
+register_encrypted_column("account_recovery", "phone", id_column="account_id")
+
+
+class AccountCredential(FactProvenance, table=True):
+    """Facts about the account's password; the password itself is never stored."""
+
+    __tablename__ = "account_credential"
+
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
+    storage: CredentialStorage = Field(
+        default=CredentialStorage.UNKNOWN, sa_column=Column(String(16), nullable=False)
+    )
+    last_rotated_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    min_length: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    breach_checked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "storage": str(self.storage),
+            "last_rotated_at": _iso(self.last_rotated_at),
+            "min_length": self.min_length,
+            "breach_checked_at": _iso(self.breach_checked_at),
+            **self.provenance(),
+        }
+
+
+class AccountCredentialHolder(SQLModel, table=True):
+    """A person who knows a shared password (rotate it when they leave)."""
+
+    __tablename__ = "account_credential_holder"
+
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
+    person_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class AccountAdmin(FactProvenance, table=True):
+    """Someone with an administrative role on the account, a known person or an outside identity."""
+
+    __tablename__ = "account_admin"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), nullable=False, index=True))
+    person_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("person.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    # How the platform names the admin when no person matches, e.g. an e-mail address.
+    external_identity: str | None = Field(
+        default=None, sa_column=Column(String(320), nullable=True)
+    )
+    # The connector's id for the admin (Graph directory object id), for idempotent syncs.
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    platform_role: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    affiliation: Affiliation = Field(
+        default=Affiliation.MINISTRY, sa_column=Column(String(16), nullable=False)
+    )
+    email_domain: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    last_sign_in_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "person_id": str(self.person_id) if self.person_id else None,
+            "external_identity": self.external_identity,
+            "platform_role": self.platform_role,
+            "affiliation": str(self.affiliation),
+            "email_domain": self.email_domain,
+            "last_sign_in_at": _iso(self.last_sign_in_at),
+            **self.provenance(),
+        }
+
+
+class ConnectedApp(FactProvenance, table=True):
+    """A third-party app or scheduling tool granted access to the account."""
+
+    __tablename__ = "connected_app"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    publisher: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    granted_by: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    granted_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    last_reviewed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    allow_listed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # The connector's id for the grant (Graph grant id, Google clientId).
+    external_id: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "name": self.name,
+            "publisher": self.publisher,
+            "scopes": list(self.scopes),
+            "granted_by": self.granted_by,
+            "granted_at": _iso(self.granted_at),
+            "last_reviewed_at": _iso(self.last_reviewed_at),
+            "allow_listed": self.allow_listed,
+            **self.provenance(),
+        }
+
+
+class AccountFactGroup(FactProvenance, table=True):
+    """When a list-valued fact group was last seen as a whole, even empty, or why it was not.
+
+    An empty list with an ``ok`` row means "seen: none"; no row means never recorded; an
+    ``error`` row means the source refused (the list keeps its previous items for reference).
+    """
+
+    __tablename__ = "account_fact_group"
+
+    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
+    fact_group: FactGroup = Field(sa_column=Column(String(20), primary_key=True))

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyotp
 from sqlmodel import Session, select
 
+from secops.accounts.io.demo import seed_demo_inventory
+from secops.accounts.models import Account
 from secops.auth import service as auth_service
 from secops.auth.access import service as access_service
 from secops.core.principal import Principal, Role, system_principal
@@ -178,6 +180,7 @@ class DemoSummary:
     """What the demo seeded, and how to sign in."""
 
     missions: int = 0
+    accounts: int = 0
     users: list[DemoUser] = field(default_factory=list)
     credentials_file: Path | None = None
     newly_seeded: bool = False
@@ -186,8 +189,8 @@ class DemoSummary:
         """The text printed for the newcomer."""
         lines = [
             "",
-            f"secops demo ministry: {self.missions} missions, {len(self.users)} demo users"
-            + ("" if self.newly_seeded else " (already seeded)"),
+            f"secops demo ministry: {self.missions} missions, {self.accounts} accounts, "
+            f"{len(self.users)} demo users" + ("" if self.newly_seeded else " (already seeded)"),
             f"  API       {url}/api/v1   (OpenAPI: {url}/openapi.json)",
             f"  Health    {url}/healthz  {url}/readyz",
             "",
@@ -195,6 +198,7 @@ class DemoSummary:
             "`.venv/bin/secops demo-code USER`, or add the secret to an authenticator app):",
             f"  .venv/bin/secops login --url {url} --username officer",
             "  .venv/bin/secops missions list",
+            "  .venv/bin/secops accounts list --mfa phone_email",
             "",
             "Demo users (password, TOTP secret):",
         ]
@@ -289,16 +293,23 @@ def seed_demo(runtime: Runtime) -> DemoSummary:
     with runtime.sessions.begin() as session:
         seeded = session.exec(select(Mission).where(Mission.code == "HQ")).first() is not None
         if seeded:
-            missions = len(session.exec(select(Mission.id)).all())
             return DemoSummary(
-                missions=missions,
+                missions=len(session.exec(select(Mission.id)).all()),
+                accounts=len(session.exec(select(Account.id)).all()),
                 users=_read_credentials(path),
                 credentials_file=path if path.exists() else None,
             )
         codes = _seed_missions(session, principal)
         users = _seed_users(session, principal, codes)
+        accounts = seed_demo_inventory(session, principal=principal, missions=codes)
     _write_credentials(path, users)
-    return DemoSummary(missions=len(codes), users=users, credentials_file=path, newly_seeded=True)
+    return DemoSummary(
+        missions=len(codes),
+        accounts=accounts,
+        users=users,
+        credentials_file=path,
+        newly_seeded=True,
+    )
 
 
 def demo_user_secret(runtime: Runtime, username: str) -> str | None:

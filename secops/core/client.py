@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,15 +97,25 @@ class ApiClient:
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """Send a request; raise ``ApiError`` on any 4xx/5xx."""
+        """Send a request (JSON, or raw ``content`` such as a file); raise ``ApiError`` on any
+        4xx/5xx. ``timeout`` overrides the client's for slow calls such as a large import."""
         sent_headers = dict(headers or {})
         if self.creds.token:
             sent_headers["Authorization"] = f"Bearer {self.creds.token}"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
             response = self.http.request(
-                method, path, json=json_body, params=clean, headers=sent_headers
+                method,
+                path,
+                json=json_body,
+                content=content,
+                params=clean,
+                headers=sent_headers,
+                **extra,
             )
         except httpx.HTTPError as exc:
             raise ApiError(0, f"cannot reach {self.creds.url}: {type(exc).__name__}") from None

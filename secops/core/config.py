@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     cors_allow_origins: tuple[str, ...] = ()
     forwarded_allow_ips: str = "127.0.0.1"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The inventory import (POST /api/v1/accounts/import) only: whole files, one transaction.
+    max_import_bytes: int = Field(default=67_108_864, ge=1024)
 
     log_format: Literal["json", "console"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -153,23 +153,42 @@ async def send_problem(
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413 before the application reads them."""
+    """Refuses bodies over the limit with 413 before the application reads them.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``overrides`` gives an exact (method, path) its own limit (the inventory import takes whole
+    files in one transaction). A larger limit applies only to requests that carry credentials,
+    so an anonymous caller cannot make the server buffer more than ``max_bytes``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        overrides: Mapping[tuple[str, str], int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = dict(overrides or {})
+
+    def _limit(self, scope: Scope) -> int:
+        limit = self.overrides.get((scope.get("method", ""), scope.get("path", "")))
+        if limit is None or _header(scope, b"authorization") is None:
+            return self.max_bytes
+        return limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 await self._refuse(scope, send, 400, "Content-Length is not a number.")
                 return
-            if int(declared) > self.max_bytes:
-                await self._too_large(scope, send)
+            if int(declared) > limit:
+                await self._too_large(scope, send, limit)
                 return
         # Read the whole body up to the limit, then replay it: a chunked upload cannot slip past.
         chunks: list[bytes] = []
@@ -181,8 +200,8 @@ class BodySizeLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, send)
+            if size > limit:
+                await self._too_large(scope, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -198,14 +217,14 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
         await send_problem(
             scope,
             send,
             status=413,
             type_="urn:secops:problem:payload-too-large",
             title="Payload too large",
-            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            detail=f"The request body exceeds the limit of {limit} bytes.",
         )
 
     async def _refuse(self, scope: Scope, send: Send, status: int, detail: str) -> None:

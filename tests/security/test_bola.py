@@ -27,7 +27,9 @@ from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
 from secops.core.principal import ROLE_PERMISSIONS, Permission, Principal, Role, system_principal
 from secops.missions.models import Mission, MissionKind
+from tests.factories.accounts import make_account, make_person
 from tests.factories.auth import grant, login_headers, make_user
+from tests.factories.connectors import make_connector
 from tests.factories.missions import make_mission
 from tests.security.callers import key_headers, session_headers
 from tests.security.routing import WRITE_METHODS, RouteCase, comparable, fill, route_cases
@@ -106,8 +108,32 @@ def world(
         for key in access_service.list_api_keys(s, principal=_root(), everyone=True):
             book.add("key_id", key.name, key.id)
         book.own["mission_id"] = str(missions["a"].id)
+        _inventory(s, missions, book)
+        _connectors(s, missions, book)
     callers = _callers(client, clock, sessions, missions["a"].id, book)
     return book, callers
+
+
+def _inventory(s: Session, missions: dict[str, Mission], book: TargetBook) -> None:
+    """A person and an account on every mission: A's are the caller's own, the rest foreign."""
+    for label, mission in missions.items():
+        person = make_person(s, mission)
+        account = make_account(s, mission, owner=person)
+        if label == "a":
+            book.own["person_id"], book.own["account_id"] = str(person.id), str(account.id)
+        else:
+            book.add("person_id", label, person.id)
+            book.add("account_id", label, account.id)
+
+
+def _connectors(s: Session, missions: dict[str, Mission], book: TargetBook) -> None:
+    """A Graph connector on every mission: A's is the caller's own, the rest foreign."""
+    for label, mission in missions.items():
+        connector = make_connector(s, mission)
+        if label == "a":
+            book.own["connector_id"] = str(connector.id)
+        else:
+            book.add("connector_id", label, connector.id)
 
 
 def _root() -> Principal:

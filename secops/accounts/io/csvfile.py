@@ -1,0 +1,243 @@
+"""The CSV form of the inventory file: a header row, then one row per person or account.
+
+The ``record`` column says ``person`` or ``account``; without it every row is an account. Lists
+are ``;``-separated cells, and cells a spreadsheet would run as a formula are written with a
+leading single quote, which the reader removes again. Line numbers in errors are the file's
+physical lines, quoted cells spanning several lines included.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from secops.accounts.io import cells, columns
+from secops.accounts.io.cells import CellError
+from secops.accounts.io.columns import (
+    ACCOUNT_BY_NAME,
+    CSV_COLUMNS,
+    OBSERVED_AT,
+    PERSON_BY_NAME,
+    RECORD_COLUMN,
+    Column,
+)
+from secops.accounts.io.records import (
+    AccountRecord,
+    Errors,
+    Group,
+    GroupRecord,
+    Mode,
+    ParsedFile,
+    PersonRecord,
+    RecordType,
+    Where,
+)
+
+_RECORD: Final = cells.enum_parser(RecordType, "record type")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each known column sits in the file, per record type (worked out once)."""
+
+    width: int
+    record: int | None
+    columns: dict[RecordType, tuple[tuple[int, Column, Callable[[str], Any]], ...]]
+    # Columns present in the file that a record type does not use: filled cells are errors.
+    unused: dict[RecordType, tuple[tuple[int, str], ...]]
+
+
+def _layout(names: list[str | None]) -> Layout:
+    columns: dict[RecordType, list[tuple[int, Column, Callable[[str], Any]]]] = {
+        t: [] for t in RecordType
+    }
+    unused: dict[RecordType, list[tuple[int, str]]] = {t: [] for t in RecordType}
+    for index, name in enumerate(names):
+        if name is None or name == RECORD_COLUMN:
+            continue
+        for kind, catalogue in (
+            (RecordType.PERSON, PERSON_BY_NAME),
+            (RecordType.ACCOUNT, ACCOUNT_BY_NAME),
+        ):
+            column = catalogue.get(name)
+            if column is None:
+                unused[kind].append((index, name))
+            elif not column.read_only:
+                columns[kind].append((index, column, column.codec.parse))
+    return Layout(
+        width=len(names),
+        record=names.index(RECORD_COLUMN) if RECORD_COLUMN in names else None,
+        columns={k: tuple(v) for k, v in columns.items()},
+        unused={k: tuple(v) for k, v in unused.items()},
+    )
+
+
+def _header(row: list[str], mode: Mode, errors: Errors) -> Layout | None:
+    where = Where("line 1", 1)
+    names: list[str | None] = []
+    seen: set[str] = set()
+    for raw in row:
+        name = raw.strip().lower()
+        if name in seen:
+            errors.add(where, name, "column given twice")
+        seen.add(name)
+        known = name == RECORD_COLUMN or name in PERSON_BY_NAME or name in ACCOUNT_BY_NAME
+        if not known:
+            errors.add(where, name or "(empty)", "unknown column")
+        elif mode is Mode.ATTEST and not _attestable(name):
+            errors.add(where, name, "not allowed in an attestation file")
+        names.append(name if known else None)
+    if "platform" not in seen and "email" not in seen:
+        errors.add(where, None, "the header names neither platform/handle nor email")
+    return None if errors else _layout(names)
+
+
+def _attestable(name: str) -> bool:
+    column = ACCOUNT_BY_NAME.get(name)
+    return column is not None and (column.group is not None or name in columns.ATTESTATION_KEYS)
+
+
+def read_csv(text: str, mode: Mode, parsed: ParsedFile) -> None:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            parsed.errors.add(Where("line 1", 1), None, "the file is empty")
+            return
+        layout = _header(header, mode, parsed.errors)
+        if layout is None:
+            return
+        start = reader.line_num + 1
+        for row in reader:
+            where = Where(f"line {start}", start)
+            start = reader.line_num + 1
+            if not "".join(row).strip():
+                continue
+            parsed.rows += 1
+            _csv_row(row, layout, where, parsed)
+    except csv.Error as exc:
+        line = reader.line_num
+        parsed.errors.add(Where(f"line {line}", line), None, f"malformed CSV ({exc})")
+
+
+def _record_type(row: list[str], layout: Layout, where: Where, errors: Errors) -> RecordType | None:
+    if layout.record is None or layout.record >= len(row):
+        return RecordType.ACCOUNT
+    raw = row[layout.record].strip()
+    try:
+        return _RECORD(raw) if raw else RecordType.ACCOUNT
+    except CellError as exc:
+        errors.add(where, RECORD_COLUMN, str(exc))
+        return None
+
+
+def _csv_row(row: list[str], layout: Layout, where: Where, parsed: ParsedFile) -> None:
+    errors = parsed.errors
+    if len(row) > layout.width:
+        errors.add(where, None, f"{len(row)} cells, but the header has {layout.width}")
+        return
+    if len(row) < layout.width:
+        row = row + [""] * (layout.width - len(row))
+    kind = _record_type(row, layout, where, errors)
+    if kind is None:
+        return
+    for index, name in layout.unused[kind]:
+        if row[index].strip():
+            errors.add(where, name, f"not used on {kind.value} rows")
+    fields: list[tuple[Column, Any]] = []
+    before = errors.count
+    for index, column, parse_cell in layout.columns[kind]:
+        text = row[index].strip()
+        if not text:
+            fields.append((column, None))
+            continue
+        if text[0] == "'":
+            text = cells.restore(text)
+        try:
+            fields.append((column, parse_cell(text)))
+        except CellError as exc:
+            errors.add(where, column.name, str(exc))
+    if errors.count == before:
+        # A row with a bad cell is left out, so checking the others does not repeat its error.
+        collect(kind, where, fields, parsed)
+
+
+def collect(
+    kind: RecordType, where: Where, fields: list[tuple[Column, Any]], parsed: ParsedFile
+) -> None:
+    if kind is RecordType.PERSON:
+        person = PersonRecord(where, {c.key: v for c, v in fields})
+        if has_key(person.values, ("email",), where, parsed.errors):
+            parsed.people.append(person)
+        return
+    account = AccountRecord(where)
+    groups: dict[Group, GroupRecord] = {}
+    given: set[Group] = set()
+    for column, value in fields:
+        group = column.group
+        if group is None:
+            account.values[column.key] = value
+            continue
+        record = groups.get(group)
+        if record is None:
+            record = groups[group] = GroupRecord()
+        if column.key == OBSERVED_AT:
+            record.observed_at = value
+        else:
+            record.values[column.key] = value
+        # A group counts as given when any of its cells, the evidence date included, is filled.
+        if value is not None and value != []:
+            given.add(group)
+    account.groups = {g: r for g, r in groups.items() if g in given}
+    if has_key(account.values, ("platform", "handle"), where, parsed.errors):
+        parsed.accounts.append(account)
+
+
+def has_key(values: dict[str, Any], keys: tuple[str, ...], where: Where, errors: Errors) -> bool:
+    missing = [k for k in keys if values.get(k) is None]
+    for key in missing:
+        errors.add(where, key, "required")
+    return not missing
+
+
+def csv_rows(people: Iterable[PersonRecord], accounts: Iterable[AccountRecord]) -> Iterator[str]:
+    """The CSV file as text chunks: header, people, then accounts."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for person in people:
+        writer.writerow(_person_cells(person))
+    yield buffer.getvalue()
+    for account in accounts:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(_account_cells(account))
+        yield buffer.getvalue()
+
+
+def _cell(column: Column, value: Any) -> str:
+    return "" if value is None else cells.neutralise(column.format(value))
+
+
+def _person_cells(person: PersonRecord) -> list[str]:
+    row = {RECORD_COLUMN: RecordType.PERSON.value}
+    for name, column in PERSON_BY_NAME.items():
+        row[name] = _cell(column, person.values.get(column.key))
+    return [row.get(name, "") for name in CSV_COLUMNS]
+
+
+def _account_cells(account: AccountRecord) -> list[str]:
+    row = {RECORD_COLUMN: RecordType.ACCOUNT.value}
+    for name, column in ACCOUNT_BY_NAME.items():
+        if column.group is None:
+            value = account.values.get(column.key)
+        else:
+            group = account.groups.get(column.group)
+            if group is None:
+                continue
+            value = group.observed_at if column.key == OBSERVED_AT else group.values.get(column.key)
+        row[name] = _cell(column, value)
+    return [row.get(name, "") for name in CSV_COLUMNS]

@@ -1,0 +1,1 @@
+"""The demo inventory dataset (package data)."""

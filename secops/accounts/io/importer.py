@@ -1,0 +1,262 @@
+"""Import people and accounts from a CSV or JSON file: all rows, or nothing.
+
+``import_file`` reads the whole file, plans every row against the database and the caller's
+grants, and stops with ``ValidationFailed`` (422) listing the first hundred problems by line and
+column if there is any. Otherwise it writes the plan in the caller's transaction: new rows in
+bulk, changed rows through the core's services, and the audit trail gets one
+``inventory.import`` event (counts and the file's SHA-256), one ``person.import`` /
+``account.import`` event per mission for the rows created (ids and keys, a thousand per event),
+and the core's per-row events for the rows changed. ``dry_run`` stops after planning.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from secops.accounts.io import bulk, context, formats, plan, updates
+from secops.accounts.io.formats import FileFormat, Mode
+from secops.accounts.io.plan import AccountPlan, PersonPlan, Plan
+from secops.accounts.io.records import Errors, RecordType
+from secops.accounts.io.schemas import MAX_LISTED_ROWS, Counts, ImportReport, RowOutcome
+from secops.accounts.results import UpsertOutcome
+from secops.audit import service as audit_service
+from secops.core.db import clock_of, new_id
+from secops.core.errors import Conflict, Forbidden, ValidationFailed
+from secops.core.logging import get_logger
+from secops.core.principal import Permission, Principal
+
+log = get_logger("secops.accounts.io")
+AUDIT_CHUNK = 1000
+ANALYZE_FROM_ROWS = 1000
+CREATED = UpsertOutcome.CREATED
+
+
+def _reject(errors: Errors) -> ValidationFailed:
+    shown = len(errors.first)
+    more = f" (the first {shown} are listed)" if errors.count > shown else ""
+    listed = sorted(errors.first, key=lambda e: e.where.line or 0)
+    return ValidationFailed(
+        f"The file has {errors.count} problem{'s' if errors.count != 1 else ''}{more}; "
+        "nothing was stored.",
+        errors=[e.as_problem() for e in listed],
+    )
+
+
+@contextmanager
+def _many_objects() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file's records are built and written.
+
+    An import allocates a few objects per cell and keeps them all until it ends, so the
+    collector would otherwise rescan the growing heap over and over (about 40% of the time of
+    a 50,000-row file). Reference counting still frees everything; cycles wait until the end.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def import_file(
+    session: Session,
+    *,
+    principal: Principal,
+    data: bytes,
+    file_format: FileFormat,
+    mode: Mode = Mode.UPSERT,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import ``data``; raises ValidationFailed (nothing stored) if any row has a problem."""
+    if not principal.has(Permission.ACCOUNTS_WRITE):
+        raise Forbidden("Your role does not allow imports (accounts:write).")
+    with _many_objects():
+        return _import(session, principal, data, file_format, mode, dry_run)
+
+
+def _import(
+    session: Session,
+    principal: Principal,
+    data: bytes,
+    file_format: FileFormat,
+    mode: Mode,
+    dry_run: bool,
+) -> ImportReport:
+    parsed = formats.parse(data, file_format, mode)
+    errors = parsed.errors
+    if errors and not (parsed.people or parsed.accounts):
+        raise _reject(errors)
+    # The rows that read cleanly are still checked, so one pass reports every problem.
+    ctx = context.load(session, principal, parsed, clock_of(session).now())
+    planned = plan.build(ctx, parsed, errors, attest=mode is Mode.ATTEST)
+    if errors:
+        raise _reject(errors)
+    digest = hashlib.sha256(data).hexdigest()
+    import_id = None if dry_run else new_id()
+    if import_id is not None:
+        try:
+            _write(session, ctx, planned, import_id)
+        except IntegrityError:
+            # Another writer took a key this import planned to create (PostgreSQL runs writers
+            # side by side; SQLite queues them): the transaction is rolled back as a whole.
+            raise Conflict(
+                "Another change to the inventory created some of these people or accounts at "
+                "the same time; nothing was stored. Import the file again."
+            ) from None
+        summary = _summary(file_format, mode, digest, data, parsed.rows, planned)
+        _audit(session, ctx, planned, import_id, summary=summary)
+    report = _report(planned, import_id, file_format, mode, digest, len(data), parsed.rows)
+    log.info(
+        "accounts.import",
+        dry_run=report.dry_run,
+        file_format=file_format.value,
+        mode=mode.value,
+        rows=report.rows,
+        people=report.people.model_dump(),
+        accounts=report.accounts.model_dump(),
+    )
+    return report
+
+
+def _write(session: Session, ctx: context.Context, planned: Plan, import_id: uuid.UUID) -> None:
+    people = _by_outcome(planned.people)
+    accounts = _by_outcome(planned.accounts)
+    session.flush()
+    bulk.insert_people(session, people[UpsertOutcome.CREATED], ctx.now)
+    updates.update_people(session, ctx, people[UpsertOutcome.UPDATED])
+    bulk.insert_accounts(session, ctx, accounts[UpsertOutcome.CREATED])
+    updates.update_accounts(session, ctx, accounts[UpsertOutcome.UPDATED], import_id)
+    created = len(people[UpsertOutcome.CREATED]) + len(accounts[UpsertOutcome.CREATED])
+    if created >= ANALYZE_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics, or PostgreSQL plans the next lists as if the tables were still
+        # small until autovacuum catches up (p95 of a filtered page: 75 ms before, 14 after).
+        session.execute(text(f"ANALYZE {', '.join(bulk.INVENTORY_TABLES)}"))
+
+
+def _by_outcome(rows: Sequence[Any]) -> dict[UpsertOutcome, list[Any]]:
+    grouped: dict[UpsertOutcome, list[Any]] = {o: [] for o in UpsertOutcome}
+    for row in rows:
+        grouped[row.outcome].append(row)
+    return grouped
+
+
+def _counts(rows: Sequence[PersonPlan] | Sequence[AccountPlan]) -> Counts:
+    counts = Counts()
+    for row in rows:
+        setattr(counts, row.outcome.value, getattr(counts, row.outcome.value) + 1)
+    return counts
+
+
+def _summary(
+    file_format: FileFormat, mode: Mode, digest: str, data: bytes, rows: int, planned: Plan
+) -> dict[str, Any]:
+    return {
+        "format": file_format.value,
+        "mode": mode.value,
+        "sha256": digest,
+        "bytes": len(data),
+        "rows": rows,
+        "people": _counts(planned.people).model_dump(),
+        "accounts": _counts(planned.accounts).model_dump(),
+    }
+
+
+def _audit(
+    session: Session,
+    ctx: context.Context,
+    planned: Plan,
+    import_id: uuid.UUID,
+    *,
+    summary: dict[str, Any],
+) -> None:
+    created: dict[tuple[str, uuid.UUID], list[Any]] = defaultdict(list)
+    for person in planned.people:
+        if person.outcome is CREATED:
+            created["person", person.fields["mission_id"]].append(
+                f"{person.person_id} {person.email}"
+            )
+    for account in planned.accounts:
+        if account.outcome is CREATED:
+            created["account", account.mission_id].append(
+                f"{account.account_id} {account.platform.value}/{account.handle}"
+            )
+    missions = {m for _, m in created} | {a.mission_id for a in planned.accounts}
+    audit_service.record(
+        session,
+        principal=ctx.principal,
+        action="inventory.import",
+        object_type="inventory_import",
+        object_id=import_id,
+        mission_id=next(iter(missions)) if len(missions) == 1 else None,
+        details=summary,
+    )
+    for (kind, mission_id), rows in sorted(
+        created.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))
+    ):
+        for start in range(0, len(rows), AUDIT_CHUNK):
+            audit_service.record(
+                session,
+                principal=ctx.principal,
+                action=f"{kind}.import",
+                object_type=kind,
+                mission_id=mission_id,
+                details={"import_id": str(import_id), "created": rows[start : start + AUDIT_CHUNK]},
+            )
+
+
+def _report(
+    planned: Plan,
+    import_id: uuid.UUID | None,
+    file_format: FileFormat,
+    mode: Mode,
+    digest: str,
+    size: int,
+    rows: int,
+) -> ImportReport:
+    outcomes: list[RowOutcome] = []
+    for person in planned.people[:MAX_LISTED_ROWS]:
+        outcomes.append(
+            RowOutcome(
+                where=person.where.label,
+                line=person.where.line,
+                record=RecordType.PERSON,
+                key=person.email,
+                outcome=person.outcome,
+                changed=person.changed,
+            )
+        )
+    for account in planned.accounts[: MAX_LISTED_ROWS - len(outcomes)]:
+        outcomes.append(
+            RowOutcome(
+                where=account.where.label,
+                line=account.where.line,
+                record=RecordType.ACCOUNT,
+                key=f"{account.platform.value}/{account.handle}",
+                outcome=account.outcome,
+                changed=account.changed,
+            )
+        )
+    return ImportReport(
+        import_id=import_id,
+        dry_run=import_id is None,
+        format=file_format,
+        mode=mode,
+        sha256=digest,
+        bytes=size,
+        rows=rows,
+        people=_counts(planned.people),
+        accounts=_counts(planned.accounts),
+        outcomes=outcomes,
+        rows_listed=len(outcomes),
+    )

@@ -1,0 +1,158 @@
+"""Batched reads for import and export: a few queries per thousand rows, never one per row.
+
+Look-ups by e-mail and by (platform, handle) span the whole ministry on purpose: both keys are
+unique everywhere, so an import must know a key is taken even on a mission the caller cannot
+see. The importer then checks each row against the caller's grants with ``principal.can``;
+nothing read here is returned to the caller for a mission they may not read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from secops.accounts.models import (
+    Account,
+    AccountAdmin,
+    AccountCredential,
+    AccountCredentialHolder,
+    AccountFactGroup,
+    AccountMfa,
+    AccountMfaMethod,
+    AccountRecovery,
+    ConnectedApp,
+    Person,
+    Platform,
+)
+from secops.core.principal import Permission, Principal
+from secops.missions.models import Mission
+from secops.missions.scope import scope
+
+CHUNK = 900  # below SQLite's oldest limit of 999 bound parameters per statement
+T = TypeVar("T")
+READ = Permission.ACCOUNTS_READ
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def visible_missions(session: Session, principal: Principal) -> list[Mission]:
+    """Every mission whose inventory ``principal`` may read."""
+    return list(session.scalars(scope(select(Mission), principal, READ, Mission.id)))
+
+
+def people_by_email(session: Session, emails: Collection[str]) -> dict[str, Person]:
+    """Anyone with one of these (lower-case) addresses, visible or not."""
+    # unscoped: e-mail is unique ministry-wide; the importer checks each match with can()
+    found: dict[str, Person] = {}
+    for part in chunks(sorted(emails)):
+        for person in session.scalars(select(Person).where(col(Person.email).in_(part))):
+            found[person.email] = person
+    return found
+
+
+def people_by_id(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Person]:
+    """People by id, for owners, holders and admins of accounts already read."""
+    # unscoped: the ids come from accounts the caller may read (their owners and holders)
+    found: dict[uuid.UUID, Person] = {}
+    for part in chunks(sorted(person_ids)):
+        for person in session.scalars(select(Person).where(col(Person.id).in_(part))):
+            found[person.id] = person
+    return found
+
+
+def accounts_by_handle(
+    session: Session, keys: Collection[tuple[Platform, str]]
+) -> dict[tuple[Platform, str], Account]:
+    """Any account with one of these (platform, normalised handle) keys, visible or not."""
+    # unscoped: (platform, handle) is unique ministry-wide; the importer checks matches with can()
+    wanted = set(keys)
+    found: dict[tuple[Platform, str], Account] = {}
+    handles = sorted({handle for _, handle in wanted})
+    for part in chunks(handles):
+        for account in session.scalars(select(Account).where(col(Account.handle).in_(part))):
+            key = (Platform(account.platform), account.handle)
+            if key in wanted:
+                found[key] = account
+    return found
+
+
+def mailboxes_by_address(
+    session: Session, addresses: Collection[str]
+) -> dict[str, list[tuple[str, uuid.UUID]]]:
+    """Inventoried mailboxes (Microsoft 365, Google Workspace) whose handle is one of these
+    addresses, as (platform, id) candidates per address."""
+    # unscoped: the recovery link is kept whichever mission holds the mailbox; only the id is kept
+    found: dict[str, list[tuple[str, uuid.UUID]]] = defaultdict(list)
+    platforms = [Platform.MICROSOFT365, Platform.GOOGLE_WORKSPACE]
+    query = select(col(Account.handle), col(Account.platform), col(Account.id))
+    for part in chunks(sorted(addresses)):
+        rows = session.execute(
+            query.where(col(Account.handle).in_(part), col(Account.platform).in_(platforms))
+        )
+        for handle, platform, account_id in rows:
+            found[handle].append((str(platform), account_id))
+    return dict(found)
+
+
+def _by_account(
+    session: Session, model: Any, account_ids: Sequence[uuid.UUID], *extra: Any
+) -> Iterator[Any]:
+    # unscoped: facts_of passes ids of accounts read through scope() or checked with can()
+    for part in chunks(account_ids):
+        query = select(model, *extra).where(col(model.account_id).in_(part))
+        if extra:
+            query = query.outerjoin(Person, col(Person.id) == col(model.person_id))
+        yield from session.execute(query)
+
+
+class StoredFacts:
+    """Every fact row of a set of accounts, grouped by account id."""
+
+    def __init__(self) -> None:
+        self.mfa: dict[uuid.UUID, AccountMfa] = {}
+        self.methods: dict[uuid.UUID, list[AccountMfaMethod]] = defaultdict(list)
+        self.groups: dict[uuid.UUID, dict[str, AccountFactGroup]] = defaultdict(dict)
+        self.recovery: dict[uuid.UUID, AccountRecovery] = {}
+        self.credential: dict[uuid.UUID, AccountCredential] = {}
+        self.holders: dict[uuid.UUID, list[str]] = defaultdict(list)
+        self.admins: dict[uuid.UUID, list[tuple[AccountAdmin, str | None]]] = defaultdict(list)
+        self.apps: dict[uuid.UUID, list[ConnectedApp]] = defaultdict(list)
+
+
+def facts_of(session: Session, account_ids: Iterable[uuid.UUID]) -> StoredFacts:
+    """Load the facts of these accounts: one query per fact table and thousand accounts."""
+    # unscoped: the ids come from accounts read through scope() or matched and checked by can()
+    ids = sorted(set(account_ids))
+    facts = StoredFacts()
+    for (row,) in _by_account(session, AccountMfa, ids):
+        facts.mfa[row.account_id] = row
+    for (row,) in _by_account(session, AccountMfaMethod, ids):
+        facts.methods[row.account_id].append(row)
+    for (row,) in _by_account(session, AccountFactGroup, ids):
+        facts.groups[row.account_id][str(row.fact_group)] = row
+    for (row,) in _by_account(session, AccountRecovery, ids):
+        facts.recovery[row.account_id] = row
+    for (row,) in _by_account(session, AccountCredential, ids):
+        facts.credential[row.account_id] = row
+    for row in _by_account(session, AccountCredentialHolder, ids, col(Person.email)):
+        facts.holders[row[0].account_id].append(row[1])
+    for row in _by_account(session, AccountAdmin, ids, col(Person.email)):
+        facts.admins[row[0].account_id].append((row[0], row[1]))
+    for (row,) in _by_account(session, ConnectedApp, ids):
+        facts.apps[row.account_id].append(row)
+    return facts
+
+
+def people_in_scope(session: Session, principal: Principal) -> list[Person]:
+    """Every person whose mission's inventory ``principal`` may read, by e-mail."""
+    query = scope(select(Person), principal, READ, Person.mission_id)
+    return list(session.scalars(query.order_by(col(Person.email))))
