@@ -245,3 +245,11 @@ def test_trace_is_refused_everywhere(probe: TestClient) -> None:
     assert_problem(response, 405)
     assert "GET" in response.headers["allow"]
     assert "echo-me" not in response.text
+
+
+def test_there_is_no_swagger_page_even_in_development(client: TestClient) -> None:
+    # Swagger UI would load its scripts from a CDN: blocked by the CSP, absent when air-gapped.
+    response = client.get("/docs")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/openapi.json").status_code == 200
