@@ -16,10 +16,16 @@ from secops.accounts.filters import AccountFilters
 from secops.accounts.io import exporter, importer
 from secops.accounts.io.formats import FileFormat, Mode
 from secops.accounts.io.schemas import ImportReport
-from secops.accounts.routes import problems
 from secops.auth.deps import CanReadAccounts, CanWriteAccounts
 from secops.core.db import DbSession
-from secops.core.errors import BadRequest, Conflict, DecryptionFailed, NotFound, PayloadTooLarge
+from secops.core.errors import (
+    BadRequest,
+    Conflict,
+    DecryptionFailed,
+    NotFound,
+    PayloadTooLarge,
+    problems,
+)
 
 IMPORT_PATH = "/api/v1/accounts/import"
 router = APIRouter(prefix="/accounts", tags=["accounts"])

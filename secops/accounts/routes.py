@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -27,13 +27,11 @@ from secops.core.errors import (
     BadRequest,
     Conflict,
     DecryptionFailed,
-    Forbidden,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
     SecopsError,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 from secops.core.etag import etag_for
 
@@ -48,15 +46,6 @@ CHANGE_PROBLEMS: tuple[type[SecopsError], ...] = (
     PreconditionFailed,
     PreconditionRequired,
 )
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry for a route: the common problems plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    common: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
-    for error in (*common, *errors):
-        merged.update(error.schema())
-    return merged
 
 
 def _tagged(response: Response, version: int) -> None:

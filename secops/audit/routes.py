@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -20,25 +20,13 @@ from secops.auth.deps import CanReadAudit
 from secops.core.db import DbSession
 from secops.core.errors import (
     BadRequest,
-    Forbidden,
     NotFound,
-    SecopsError,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 MAX_SEQ = 2**63 - 1
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry for a route: the common problems plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    common: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
-    for error in (*common, *errors):
-        merged.update(error.schema())
-    return merged
 
 
 @router.get("/events", responses=problems(BadRequest))

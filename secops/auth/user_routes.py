@@ -7,7 +7,7 @@ out credentials (create, reset, approve, enable) also need a recent sign-in.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -25,25 +25,13 @@ from secops.auth.schemas import (
 from secops.core.db import DbSession
 from secops.core.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    SecopsError,
     StepUpRequired,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 from secops.core.etag import etag_for
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry: 401, 403 and 422 always, plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    chosen: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed, *errors)
-    for error in chosen:
-        merged.update(error.schema())
-    return merged
 
 
 def reset_view(ticket: resets.ResetTicket) -> ResetRead:

@@ -199,3 +199,14 @@ ERROR_BY_STATUS: dict[int, type[SecopsError]] = {
         ServiceUnavailable,
     )
 }
+
+
+ROUTE_PROBLEMS: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
+
+
+def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entry of an authenticated route: 401, 403 and 422, plus ``errors``."""
+    merged: dict[int | str, dict[str, Any]] = {}
+    for error in (*ROUTE_PROBLEMS, *errors):
+        merged.update(error.schema())
+    return merged

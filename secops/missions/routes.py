@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
@@ -12,13 +12,10 @@ from secops.core.db import DbSession
 from secops.core.errors import (
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
-    SecopsError,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 from secops.core.etag import etag_for
 from secops.missions import service as mission_service
@@ -35,15 +32,6 @@ from secops.missions.schemas import (
 router = APIRouter(prefix="/missions", tags=["missions"])
 
 IfMatch = Annotated[str | None, Header(description="The ETag you last read.")]
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry for a route: the common problems plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    common: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
-    for error in (*common, *errors):
-        merged.update(error.schema())
-    return merged
 
 
 def _read(mission: Mission, response: Response) -> MissionRead:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -23,24 +23,12 @@ from secops.core.errors import (
     BadRequest,
     Conflict,
     DecryptionFailed,
-    Forbidden,
     NotFound,
-    SecopsError,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 from secops.core.etag import etag_for
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry for a route: the common problems plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    common: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
-    for error in (*common, *errors):
-        merged.update(error.schema())
-    return merged
 
 
 @router.get("", responses=problems(BadRequest))

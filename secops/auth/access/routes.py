@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
@@ -21,24 +21,12 @@ from secops.auth.deps import CanAdminUsers, CurrentPerson
 from secops.core.db import DbSession
 from secops.core.errors import (
     Conflict,
-    Forbidden,
     NotFound,
-    SecopsError,
     StepUpRequired,
-    Unauthenticated,
-    ValidationFailed,
+    problems,
 )
 
 router = APIRouter(tags=["access"])
-
-
-def problems(*errors: type[SecopsError]) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry for a route: the common problems plus ``errors``."""
-    merged: dict[int | str, dict[str, Any]] = {}
-    common: tuple[type[SecopsError], ...] = (Unauthenticated, Forbidden, ValidationFailed)
-    for error in (*common, *errors):
-        merged.update(error.schema())
-    return merged
 
 
 @router.get("/users/{user_id}/grants", responses=problems(NotFound))
