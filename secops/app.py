@@ -29,6 +29,8 @@ from secops.core.middleware import (
 from secops.core.problems import install_problem_handlers
 from secops.core.runtime import Runtime
 from secops.missions.routes import router as missions_router
+from secops.policy.routes import router as policy_router
+from secops.policy.waivers.routes import router as waivers_router
 
 API_PREFIX = "/api/v1"
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -94,6 +96,8 @@ def create_app(
     api.include_router(accounts_io_router)
     api.include_router(accounts_router)
     api.include_router(connectors_router)
+    api.include_router(policy_router)
+    api.include_router(waivers_router)
     app.include_router(health_router)
     app.include_router(api)
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from secops.accounts.filters import AccountFilters
-from secops.accounts.io import exporter, importer
+from secops.accounts.io import allowance, exporter, importer
 from secops.accounts.io.formats import FileFormat, Mode
 from secops.accounts.io.schemas import ImportReport
 from secops.auth.deps import CanReadAccounts, CanWriteAccounts
@@ -24,6 +24,7 @@ from secops.core.errors import (
     DecryptionFailed,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     problems,
 )
 
@@ -102,14 +103,18 @@ def import_inventory(
             "description": "The inventory file.",
             "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
         },
-        **problems(BadRequest, NotFound, DecryptionFailed),
+        **problems(BadRequest, NotFound, DecryptionFailed, TooManyRequests),
     },
     response_class=Response,
 )
 def export_inventory(
     query: Annotated[ExportQuery, Query()], session: DbSession, principal: CanReadAccounts
 ) -> Response:
-    """People and accounts on your missions as CSV or JSON (recovery masked without the right)."""
+    """People and accounts on your missions as CSV or JSON (recovery masked without the right).
+
+    Each user has a limited number of exports per hour (429 with ``Retry-After`` beyond it).
+    """
+    allowance.spend(session, principal=principal)
     result = exporter.export(
         session, principal=principal, file_format=query.format, filters=query.filters()
     )

@@ -36,6 +36,9 @@ GRAPH_METHODS: Final[dict[str, MfaStrength]] = {
     "microsoftAuthenticatorPush": _PUSH,
     "microsoftAuthenticatorPasswordless": _PUSH,
     "push": _PUSH,
+    # authenticationMethodsPolicy configuration ids (the methods a tenant allows).
+    "microsoftAuthenticator": _PUSH,
+    "softwareOath": _TOTP,
     "softwareOneTimePasscode": _TOTP,
     "hardwareOneTimePasscode": _TOTP,
     "oath": _TOTP,

@@ -1,8 +1,9 @@
 """Route permissions: every route names one through an ``Annotated`` alias; deny by default.
 
 Credentials come only from the ``Authorization: Bearer`` header, never from the URL or a query
-parameter. ``secops_s_…`` is a session token, ``secops_k_…`` an API key; anything else is 401.
-Roles are read from the live grants on every request, so a revoked grant applies at once.
+parameter. ``secops_s_…`` is a session token, ``secops_k_…`` an API key and ``secops_t_…`` a
+token a key was exchanged for; anything else is 401. Roles are read from the live grants on
+every request, so a revoked grant applies at once.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from secops.audit.models import Outcome
-from secops.auth import sessions, tokens
-from secops.auth.access import service as access_service
+from secops.auth import resolve, tokens
 from secops.auth.events import AuthEvent, emit
-from secops.auth.outcomes import settle
-from secops.core.db import DbSession
+from secops.core.db import SAFE_METHODS, DbSession
 from secops.core.errors import Forbidden, Unauthenticated
 from secops.core.logging import bind_request_context
 from secops.core.principal import Permission, Principal, PrincipalKind
@@ -42,7 +41,7 @@ class EnrolmentRequired(Forbidden):
     type, title = "urn:secops:problem:mfa-enrolment-required", "TOTP enrolment required"
 
 
-_NO_CREDENTIALS: Final = "Sign in, or send an API key in the Authorization header."
+_NO_CREDENTIALS: Final = "Sign in, or send an API key or key token in the Authorization header."
 
 
 def bearer_token(request: Request) -> str | None:
@@ -56,37 +55,31 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-def _session_principal(session: DbSession, token: str) -> tuple[Principal, bool]:
-    active = settle(session, sessions.authenticate(session, token=token))
-    enrolment_only = active.record.enrolment_only
-    roles = {} if enrolment_only else access_service.roles_for_user(session, user_id=active.user.id)
-    principal = Principal(
-        kind=PrincipalKind.USER,
-        id=active.user.id,
-        name=active.user.username,
-        roles=roles,
-        session_id=active.record.id,
-        authenticated_at=active.record.auth_time,
-    )
-    bind_request_context(user_id=str(principal.id))
-    return principal, enrolment_only
+async def current_principal(request: Request, session: DbSession) -> Principal:
+    """Resolve the caller from its session token, API key or key token; 401 when there is none.
 
-
-def current_principal(request: Request, session: DbSession) -> Principal:
-    """Resolve the caller from its session token or API key; 401 when there is none."""
+    Reads (GET, HEAD, OPTIONS) resolve it in one statement on the event loop; anything that may
+    write resolves it again inside its transaction, with the rows it rests on locked
+    (``resolve``).
+    """
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated(_NO_CREDENTIALS)
+    writes = request.method not in SAFE_METHODS
     if token.startswith(tokens.SESSION_PREFIX):
-        principal, enrolment_only = _session_principal(session, token)
+        principal, enrolment_only = await resolve.session_principal(session, token, writes=writes)
+        bind_request_context(user_id=str(principal.id))
         if enrolment_only:
             raise EnrolmentRequired("Enrol TOTP first (POST /api/v1/auth/totp/start).")
         return principal
     if token.startswith(tokens.API_KEY_PREFIX):
-        principal = access_service.authenticate_api_key(session, token=token)
-        bind_request_context(user_id=str(principal.id))
-        return principal
-    raise Unauthenticated(_NO_CREDENTIALS)
+        principal = await resolve.key_principal(session, token, writes=writes)
+    elif token.startswith(tokens.KEY_TOKEN_PREFIX):
+        principal = await resolve.key_token_principal(session, token, writes=writes)
+    else:
+        raise Unauthenticated(_NO_CREDENTIALS)
+    bind_request_context(user_id=str(principal.id))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -171,22 +164,50 @@ class SignedInPerson(AccessPolicy):
 class EnrollingPerson(AccessPolicy):
     """A person with any session, enrolment-only included: TOTP enrolment and logout."""
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
+    async def __call__(self, request: Request, session: DbSession) -> Principal:
         token = bearer_token(request)
         if token is None:
             raise Unauthenticated(_NO_CREDENTIALS)
         if not token.startswith(tokens.SESSION_PREFIX):
-            if token.startswith(tokens.API_KEY_PREFIX):
+            if token.startswith((tokens.API_KEY_PREFIX, tokens.KEY_TOKEN_PREFIX)):
                 raise Forbidden(_KEY_REFUSED)
             raise Unauthenticated(_NO_CREDENTIALS)
-        principal, _ = _session_principal(session, token)
+        writes = request.method not in SAFE_METHODS
+        principal, _ = await resolve.session_principal(session, token, writes=writes)
+        bind_request_context(user_id=str(principal.id))
         return principal
 
     def __repr__(self) -> str:
         return "enrolling_person"
 
 
+_KEY_ONLY: Final = "Only an API key can be exchanged for a token; send the key itself."
+
+
+class KeyExchange(AccessPolicy):
+    """Admits only a caller that sent an API key itself: exchanging it for a short-lived token.
+
+    A session, or a token a key was already exchanged for, is refused (403).
+    """
+
+    async def __call__(
+        self, principal: CurrentPrincipal, session: DbSession, request: Request
+    ) -> Principal:
+        token = bearer_token(request) or ""
+        if principal.kind is not PrincipalKind.API_KEY or not token.startswith(
+            tokens.API_KEY_PREFIX
+        ):
+            raise await run_in_threadpool(
+                refuse, session, principal, request, reason="not_an_api_key", detail=_KEY_ONLY
+            )
+        return principal
+
+    def __repr__(self) -> str:
+        return "api_key_itself"
+
+
 CurrentPerson = Annotated[Principal, Depends(SignedInPerson())]
+ExchangingKey = Annotated[Principal, Depends(KeyExchange())]
 EnrollingUser = Annotated[Principal, Depends(EnrollingPerson())]
 
 CanReadMissions = Annotated[Principal, requires(Permission.MISSIONS_READ)]

@@ -104,6 +104,25 @@ def live_sessions_of(session: Session, *, user_id: uuid.UUID) -> Sequence[UserSe
     return session.exec(query.order_by(col(UserSession.created_at).desc())).all()
 
 
+def touch_session(
+    session: Session, *, session_id: uuid.UUID, at: datetime, idle_since: datetime
+) -> None:
+    """Move a live session's ``last_seen_at`` forward to ``at``: never back, never past a
+    timeout (a session unused since before ``idle_since``, or past its expiry, stays dead)."""
+    session.execute(
+        update(UserSession)
+        .where(
+            col(UserSession.id) == session_id,
+            col(UserSession.ended_at).is_(None),
+            col(UserSession.last_seen_at) < at,
+            col(UserSession.last_seen_at) >= idle_since,
+            col(UserSession.expires_at) > at,
+        )
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def end_sessions(
     session: Session,
     *,

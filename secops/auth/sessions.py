@@ -4,6 +4,10 @@ Timeouts (ASVS 7.1.1): ``session_idle_timeout_seconds`` (default 15 minutes) and
 ``session_absolute_timeout_seconds`` (default 8 hours), both from the server clock. To keep reads
 cheap ``last_seen_at`` is written at most once a minute, so the idle timeout can end a session up
 to a minute early, never late.
+
+Requests check their session with ``screen`` on a ``SessionView`` read in one statement
+(``callers``); only a session that just timed out goes through ``authenticate``, which records
+its ending.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Final
 from sqlmodel import Session
 
 from secops.auth import repository, tokens
+from secops.auth.callers import SessionView
 from secops.auth.events import AuthEvent, emit, log
 from secops.auth.models import SessionEndReason, User, UserSession, UserStatus
 from secops.auth.outcomes import Refused
@@ -84,12 +89,59 @@ def open_session(
     return IssuedSession(token=token, record=record)
 
 
-def _expiry_reason(record: UserSession, now: datetime, idle: timedelta) -> SessionEndReason | None:
+def _expiry_reason(
+    record: UserSession | SessionView, now: datetime, idle: timedelta
+) -> SessionEndReason | None:
     if now >= record.expires_at:
         return SessionEndReason.ABSOLUTE
     if now - record.last_seen_at > idle:
         return SessionEndReason.IDLE
     return None
+
+
+def idle_timeout(session: Session) -> timedelta:
+    """How long a session may go unused."""
+    return timedelta(seconds=settings_of(session).session_idle_timeout_seconds)
+
+
+class SessionTimedOut(Exception):
+    """The session passed its idle or absolute timeout; ``authenticate`` records its ending."""
+
+    def __init__(self, view: SessionView) -> None:
+        super().__init__("session timed out")
+        self.view = view
+
+
+def screen(view: SessionView | None, *, now: datetime, idle: timedelta) -> SessionView:
+    """The session if it works now; 401 (logged) if unknown, ended or its user disabled.
+
+    Raises ``SessionTimedOut`` for a session that has just expired: ending it writes a row and
+    an audit event, which ``authenticate`` does in the request's transaction.
+    """
+    if view is None or view.ended:
+        log.info(AuthEvent.TOKEN_INVALID.value, reason="unknown_or_ended")
+        raise Unauthenticated(_INVALID)
+    if not view.user_active:
+        log.info(AuthEvent.TOKEN_INVALID.value, reason="user_inactive")
+        raise Unauthenticated(_INVALID)
+    if _expiry_reason(view, now, idle) is not None:
+        raise SessionTimedOut(view)
+    return view
+
+
+def needs_touch(last_seen_at: datetime, now: datetime) -> bool:
+    """True when ``last_seen_at`` is a full resolution step behind ``now``."""
+    return now - last_seen_at >= LAST_SEEN_RESOLUTION
+
+
+def touch(session: Session, *, session_id: uuid.UUID, now: datetime) -> None:
+    """Record that the session was used now (callers check ``needs_touch`` first).
+
+    A session already past either timeout is left as it is: a refresh never revives one.
+    """
+    repository.touch_session(
+        session, session_id=session_id, at=now, idle_since=now - idle_timeout(session)
+    )
 
 
 def authenticate(session: Session, *, token: str) -> ActiveSession | Refused:
@@ -103,8 +155,7 @@ def authenticate(session: Session, *, token: str) -> ActiveSession | Refused:
         log.info(AuthEvent.TOKEN_INVALID.value, reason="user_inactive")
         return Refused(Unauthenticated(_INVALID))
     now = clock_of(session).now()
-    idle = timedelta(seconds=settings_of(session).session_idle_timeout_seconds)
-    reason = _expiry_reason(record, now, idle)
+    reason = _expiry_reason(record, now, idle_timeout(session))
     if reason is not None:
         repository.end_session(session, session_id=record.id, reason=reason, at=now)
         emit(
@@ -116,7 +167,7 @@ def authenticate(session: Session, *, token: str) -> ActiveSession | Refused:
             details={"session_id": str(record.id), "reason": reason.value},
         )
         return Refused(Unauthenticated(_INVALID))
-    if now - record.last_seen_at >= LAST_SEEN_RESOLUTION:
+    if needs_touch(record.last_seen_at, now):
         record.last_seen_at = now
         session.add(record)
         session.flush()
@@ -165,7 +216,7 @@ def end_all(
 def live_sessions(session: Session, *, user_id: uuid.UUID) -> list[UserSession]:
     """A user's sessions that still work, newest first."""
     now = clock_of(session).now()
-    idle = timedelta(seconds=settings_of(session).session_idle_timeout_seconds)
+    idle = idle_timeout(session)
     records: Sequence[UserSession] = repository.live_sessions_of(session, user_id=user_id)
     return [r for r in records if _expiry_reason(r, now, idle) is None]
 

@@ -13,6 +13,8 @@ from typing import Final
 
 SESSION_PREFIX: Final = "secops_s_"
 API_KEY_PREFIX: Final = "secops_k_"
+# Short-lived bearer tokens an API key is exchanged for.
+KEY_TOKEN_PREFIX: Final = "secops_t_"  # noqa: S105 - a prefix
 # Invitation and reset tokens an administrator hands to a user.
 ACCOUNT_TOKEN_PREFIX: Final = "secops_r_"  # noqa: S105 - a prefix
 RECOVERY_CODE_COUNT: Final = 10
@@ -31,6 +33,11 @@ def digest(value: str) -> bytes:
 def new_session_token() -> str:
     """``secops_s_`` and 256 random bits."""
     return SESSION_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_key_token() -> str:
+    """``secops_t_`` and 256 random bits: what an API key is exchanged for."""
+    return KEY_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def new_account_token() -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from secops.bench import audit, auth, inventory
+from secops.bench import audit, auth, inventory, policy
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command("audit")(audit.command)
 app.command("auth")(auth.command)
 app.command("inventory")(inventory.command)
+app.command("policy")(policy.command)
 
 
 @app.callback()

@@ -1,9 +1,13 @@
 """Cost of authentication, scoping and headers: an authenticated GET against a bare FastAPI route.
 
 Both apps are served by real uvicorn servers on 127.0.0.1 in this process; one httpx client with
-keep-alive sends the same number of requests to each, one at a time. The bare route returns the
-same small JSON document with none of secops's middleware, so the ratio of their throughputs is
-the price of signing in, mission scoping, the audit-ready session and the security headers.
+keep-alive per server sends the same number of requests to each, one at a time. The bare route
+returns the same small JSON document with none of secops's middleware, so the ratio of their
+throughputs is the price of signing in, mission scoping, the audit-ready session and the
+security headers.
+
+The two targets take turns in rounds of ``ROUND`` requests, so a machine that gets busier or
+quieter during the run slows both alike instead of whichever happened to run then.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import pyotp
@@ -134,20 +138,48 @@ def _seed(runtime: Runtime, password: str) -> tuple[str, str]:
         return str(embassy.id), secret
 
 
-def _measure(
-    name: str, client: httpx.Client, path: str, headers: dict[str, str], requests: int
-) -> Timing:
-    for _ in range(min(200, requests)):  # warm-up: pools, caches, first-use imports
-        client.get(path, headers=headers).raise_for_status()
-    latencies: list[float] = []
-    started = time.perf_counter()
-    for _ in range(requests):
-        sent = time.perf_counter()
-        client.get(path, headers=headers).raise_for_status()
-        latencies.append((time.perf_counter() - sent) * 1000)
-    seconds = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return Timing(name, requests, seconds, p50_ms=cuts[49], p95_ms=cuts[94])
+ROUND: Final = 100
+
+
+@dataclass
+class _Target:
+    """One server under test and what was measured on it so far."""
+
+    name: str
+    client: httpx.Client
+    path: str
+    headers: dict[str, str]
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def send(self, count: int, *, timed: bool) -> None:
+        """``count`` requests one after the other; their time is kept when ``timed``."""
+        get, path, headers = self.client.get, self.path, self.headers
+        started = time.perf_counter()
+        for _ in range(count):
+            sent = time.perf_counter()
+            get(path, headers=headers).raise_for_status()
+            if timed:
+                self.latencies.append((time.perf_counter() - sent) * 1000)
+        if timed:
+            self.seconds += time.perf_counter() - started
+
+    def timing(self) -> Timing:
+        """Throughput and latency over every timed request."""
+        cuts = statistics.quantiles(self.latencies, n=100)
+        return Timing(self.name, len(self.latencies), self.seconds, cuts[49], cuts[94])
+
+
+def _measure(targets: list[_Target], requests: int) -> list[Timing]:
+    for target in targets:  # warm-up: pools, caches, first-use imports
+        target.send(min(200, requests), timed=False)
+    left = requests
+    while left:
+        count = min(ROUND, left)
+        for target in targets:
+            target.send(count, timed=True)
+        left -= count
+    return [target.timing() for target in targets]
 
 
 def _bare_app(document: dict[str, Any]) -> FastAPI:
@@ -183,25 +215,30 @@ def run(*, requests: int, database_url: str | None = None) -> tuple[Timing, Timi
         finally:
             runtime.dispose()
         app = create_app(settings, configure_logs=False)
-        with _serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:
-            login = client.post(
-                "/api/v1/auth/login",
-                json={
-                    "username": "bench.officer",
-                    "password": password,
-                    "totp_code": pyotp.TOTP(secret).now(),
-                },
-            )
-            login.raise_for_status()
-            token = login.json()["token"]
-            path = f"/api/v1/missions/{mission_id}"
-            auth = {"Authorization": f"Bearer {token}"}
-            document = client.get(path, headers=auth).json()
-            secured = _measure("secops GET /missions/{id}", client, path, auth, requests)
-        app.state.runtime.dispose()
-        with _serve(_bare_app(document)) as base, httpx.Client(base_url=base) as client:
-            bare = _measure("bare FastAPI route", client, "/thing", {}, requests)
-        return secured, bare, runtime.engine.dialect.name
+        try:
+            with _serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+                login = client.post(
+                    "/api/v1/auth/login",
+                    json={
+                        "username": "bench.officer",
+                        "password": password,
+                        "totp_code": pyotp.TOTP(secret).now(),
+                    },
+                )
+                login.raise_for_status()
+                path = f"/api/v1/missions/{mission_id}"
+                auth = {"Authorization": f"Bearer {login.json()['token']}"}
+                document = client.get(path, headers=auth).json()
+                secured = _Target("secops GET /missions/{id}", client, path, auth)
+                with (
+                    _serve(_bare_app(document)) as bare_base,
+                    httpx.Client(base_url=bare_base, timeout=30) as bare_client,
+                ):
+                    bare = _Target("bare FastAPI route", bare_client, "/thing", {})
+                    timed_secured, timed_bare = _measure([secured, bare], requests)
+        finally:
+            app.state.runtime.dispose()
+        return timed_secured, timed_bare, runtime.engine.dialect.name
 
 
 def command(
@@ -232,7 +269,10 @@ def command(
             }
         )
         return
-    typer.echo(f"auth bench on {backend}: {requests} sequential requests per target")
+    typer.echo(
+        f"auth bench on {backend}: {requests} sequential requests per target, "
+        f"in alternating rounds of {ROUND}"
+    )
     for t in (secured, bare):
         typer.echo(
             f"  {t.name:<28} {t.per_second:>8,.0f} req/s  p50 {t.p50_ms:6.2f} ms  "

@@ -16,10 +16,13 @@ from secops.cli.db import app as db_app
 from secops.cli.democode import register as register_demo_code
 from secops.cli.keys import app as keys_app
 from secops.cli.server import register as register_server_commands
+from secops.cli.worker import register as register_worker
 from secops.core.client import ApiError
 from secops.core.console import CliFailure, print_error_line
 from secops.core.errors import ConfigurationError, SecopsError
 from secops.missions.cli import app as missions_app
+from secops.policy.cli import app as policy_app
+from secops.policy.waivers.cli import app as waivers_app
 
 app = typer.Typer(
     name="secops",
@@ -30,6 +33,7 @@ app = typer.Typer(
 )
 register_server_commands(app)
 register_demo_code(app)
+register_worker(app)
 app.add_typer(db_app, name="db", help="Database migrations and checks (server-local).")
 app.add_typer(missions_app, name="missions", help="Missions: HQ, embassies, consulates.")
 register_accounts_io(accounts_app)
@@ -37,6 +41,8 @@ app.add_typer(accounts_app, name="accounts", help="The account inventory.")
 app.add_typer(
     connectors_app, name="connectors", help="Microsoft 365 and Google Workspace connectors."
 )
+app.add_typer(policy_app, name="policy", help="Policy files, evaluations, findings, scores.")
+app.add_typer(waivers_app, name="waivers", help="Time-boxed exceptions to a policy rule.")
 app.add_typer(audit_app, name="audit", help="The tamper-evident audit trail.")
 app.add_typer(admin_app, name="admin", help="Server-local administration.")
 app.add_typer(keys_app, name="keys", help="Encryption keys at rest (server-local).")
@@ -49,7 +55,8 @@ login_app(app)
 def main() -> None:
     """Entry point: run the CLI; errors become one line on stderr and a non-zero exit."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of a ``typer.Exit``.
+        code = app(standalone_mode=False)
     except CliFailure as exc:
         print_error_line(exc.message)
         sys.exit(exc.exit_code)
@@ -67,6 +74,8 @@ def main() -> None:
     except typer.TyperException as exc:
         # Usage errors (unknown option, bad value): one line naming the command's help.
         sys.exit(_usage_error(exc))
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _usage_error(exc: typer.TyperException) -> int:

@@ -19,6 +19,8 @@ from secops.core.runtime import Runtime
 from secops.missions import service as missions_service
 from secops.missions.models import Mission, MissionKind, Region
 from secops.missions.schemas import MissionCreate
+from secops.policy import service as policy_service
+from secops.policy.models import RunTrigger
 
 # code, name, kind, country, city, region, parent code
 DEMO_MISSIONS: tuple[tuple[str, str, MissionKind, str, str, Region, str | None], ...] = (
@@ -181,6 +183,8 @@ class DemoSummary:
 
     missions: int = 0
     accounts: int = 0
+    # The first evaluation of the shipped baseline policy: "run N: F open findings".
+    evaluation: str | None = None
     users: list[DemoUser] = field(default_factory=list)
     credentials_file: Path | None = None
     newly_seeded: bool = False
@@ -193,12 +197,15 @@ class DemoSummary:
             f"{len(self.users)} demo users" + ("" if self.newly_seeded else " (already seeded)"),
             f"  API       {url}/api/v1   (OpenAPI: {url}/openapi.json)",
             f"  Health    {url}/healthz  {url}/readyz",
+            *([f"  Policy    {self.evaluation}"] if self.evaluation else []),
             "",
             "Sign in from another terminal (every user has TOTP; get the current code with",
             "`.venv/bin/secops demo-code USER`, or add the secret to an authenticator app):",
             f"  .venv/bin/secops login --url {url} --username officer",
             "  .venv/bin/secops missions list",
             "  .venv/bin/secops accounts list --mfa phone_email",
+            "  .venv/bin/secops policy findings --severity critical",
+            "  .venv/bin/secops policy scores",
             "",
             "Demo users (password, TOTP secret):",
         ]
@@ -302,10 +309,16 @@ def seed_demo(runtime: Runtime) -> DemoSummary:
         codes = _seed_missions(session, principal)
         users = _seed_users(session, principal, codes)
         accounts = seed_demo_inventory(session, principal=principal, missions=codes)
+    with runtime.sessions.begin() as session:
+        run = policy_service.evaluate(session, principal=principal, trigger=RunTrigger.SCHEDULED)
+        evaluation = (
+            f"{run.policy_id} {run.policy_version}: run {run.seq} over {run.account_count} accounts"
+        )
     _write_credentials(path, users)
     return DemoSummary(
         missions=len(codes),
         accounts=accounts,
+        evaluation=evaluation,
         users=users,
         credentials_file=path,
         newly_seeded=True,

@@ -60,6 +60,23 @@ class Settings(BaseSettings):
     argon2_max_concurrent: int = Field(default=4, ge=1)
     ministry_name: str = "Ministry of Foreign Affairs"
 
+    # Policy files (policies/*.yaml); None means the policies/ directory of this checkout.
+    policies_dir: Path | None = None
+    # The worker: how often it looks for due jobs, how long a claimed job's lease lasts, and the
+    # schedule of its recurring jobs (0 turns a recurring job off).
+    worker_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    worker_lease_seconds: int = Field(default=300, ge=10)
+    policy_evaluation_interval_hours: int = Field(default=24, ge=0)
+    waiver_warning_interval_hours: int = Field(default=24, ge=0)
+    audit_checkpoint_interval_minutes: int = Field(default=60, ge=0)
+    # Outbound mail through the ministry's relay; unset keeps notifications queued in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_from: str = "secops@localhost"
+    # Export of the inventory: at most this many exports per user per hour.
+    export_per_hour: int = Field(default=10, ge=1)
+
     @model_validator(mode="after")
     def _production_refuses_defaults(self) -> Settings:
         refuse_unsafe_production(self)
@@ -69,6 +86,13 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """True when running in production mode."""
         return self.env is Environment.PRODUCTION
+
+    @property
+    def effective_policies_dir(self) -> Path:
+        """Where policy files live: the setting, or ``policies/`` beside the package."""
+        if self.policies_dir is not None:
+            return self.policies_dir
+        return Path(__file__).resolve().parents[2] / "policies"
 
     @property
     def effective_database_url(self) -> str:

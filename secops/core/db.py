@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+import select
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, cast
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import DateTime, Engine, MetaData, event
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection, DateTime, Engine, MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -32,6 +37,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+IDLE: Final = TransactionStatus.IDLE
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -78,11 +84,121 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor.close()
 
 
-def _sqlite_on_begin(connection: Any) -> None:
+# Set on a connection's info when its current transaction ran a statement that may change data.
+_WROTE: Final = "secops.wrote"
+# Statements sent as plain text that never change data; any other text counts as a write.
+_READ_ONLY_TEXT: Final = (
+    "select",
+    "begin",
+    "savepoint",
+    "release",
+    "rollback",
+    "commit",
+    "pragma",
+    "show",
+    "set ",
+    "explain",
+)
+
+
+# Execution option of a PostgreSQL session whose BEGIN waits for its first write or lock.
+_DEFER_BEGIN: Final = "secops_defer_begin"
+# What makes a SELECT more than a read: a row lock, an advisory lock, a sequence step.
+_LOCKING_READ: Final = re.compile(
+    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|pg_advisory|nextval|setval", re.I
+)
+# Methods that never change data (RFC 9110 §9.2.1).
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _is_autocommit(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _pg_on_begin(connection: Connection) -> None:
+    # A deferred session runs its plain SELECTs in autocommit and opens the transaction just
+    # before its first write or lock (``_before_statement``). Under READ COMMITTED every
+    # statement takes a fresh snapshot inside a transaction too, so such reads see exactly the
+    # same rows; a GET that only reads saves the BEGIN and ROLLBACK round trips.
+    connection.info[_WROTE] = False
+    if _is_autocommit(connection):
+        return
+    driver = connection.connection.driver_connection
+    deferred = bool(connection.get_execution_options().get(_DEFER_BEGIN))
+    if driver is not None and driver.autocommit != deferred:
+        driver.autocommit = deferred
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
     # Every transaction takes the write lock up front: writers queue on busy_timeout instead of
     # failing with SQLITE_BUSY when a read transaction tries to upgrade, and the audit chain's
-    # appends are serialised.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # appends are serialised. Autocommit connections (single-statement reads) take no lock.
+    # Sent on the driver's connection: it runs on every request and is no statement of its own.
+    if not _is_autocommit(connection):
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+    connection.info[_WROTE] = False
+
+
+def _drop_if_closed(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """On checkout, refuse a pooled PostgreSQL connection the server has closed meanwhile.
+
+    A restart, an idle timeout or an administrator's kill leaves the end of the stream (or a
+    termination notice) waiting on the socket: a zero-timeout poll sees it without the round
+    trip ``pool_pre_ping`` spends on every checkout. The pool then opens a fresh connection.
+    A connection that fails later anyway (a silent network cut) is discarded by SQLAlchemy's
+    disconnect handling and that one request gets a 503.
+    """
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        stale = bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.Error) as exc:  # already closed on our side
+        raise sa_exc.DisconnectionError("the pooled connection is closed") from exc
+    if stale:
+        raise sa_exc.DisconnectionError("the server closed the pooled connection")
+
+
+def _pg_on_checkin(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Back in the pool a connection is transactional again, whatever its last session was:
+    # code taking a raw connection (a server-side cursor, COPY) needs the driver's default.
+    # A connection failing mid-way keeps its flag; the pool discards it on its next use.
+    if dbapi_connection is not None and not dbapi_connection.closed:
+        with contextlib.suppress(psycopg.Error):
+            dbapi_connection.autocommit = False
+
+
+def _writes(statement: str, context: Any) -> bool:
+    if context is None or context.is_text:
+        return not statement.lstrip()[:10].lower().startswith(_READ_ONLY_TEXT)
+    return bool(context.isinsert or context.isupdate or context.isdelete or context.isddl)
+
+
+def _before_statement(
+    connection: Connection,
+    cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    """Note a transaction's first write (only those are committed); open a deferred BEGIN."""
+    if connection.info.get(_WROTE):
+        return
+    wrote = _writes(statement, context)
+    if wrote:
+        connection.info[_WROTE] = True
+    if connection.dialect.name != "postgresql" or _is_autocommit(connection):
+        return
+    driver = connection.connection.driver_connection
+    if driver is None or not driver.autocommit:
+        return
+    plain_read = (
+        statement.lstrip()[:6].lower() == "select"
+        and not _LOCKING_READ.search(statement)
+        and not isinstance(cursor, psycopg.ServerCursor)  # a streamed read needs a transaction
+    )
+    if (wrote or not plain_read) and driver.info.transaction_status == IDLE:
+        driver.execute("BEGIN")
 
 
 def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
@@ -95,15 +211,29 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    return create_engine(
-        url,
-        echo=echo,
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        connect_args={"connect_timeout": 5},
-    )
+    else:
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"connect_timeout": 5},
+        )
+        event.listen(engine, "checkout", _drop_if_closed)
+        event.listen(engine, "checkin", _pg_on_checkin)
+        event.listen(engine, "begin", _pg_on_begin)
+    event.listen(engine, "before_cursor_execute", _before_statement)
+    return engine
+
+
+_UNAVAILABLE: Final = "The database is unavailable; nothing was changed."
+_CONNECTION: Final = "secops.connection"
+
+
+def _remember_connection(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    session.info[_CONNECTION] = connection
 
 
 class SessionFactory:
@@ -116,11 +246,21 @@ class SessionFactory:
         self._maker = sessionmaker(
             bind=engine, class_=Session, expire_on_commit=False, autoflush=True
         )
+        self._deferred_maker = sessionmaker(
+            bind=engine.execution_options(**{_DEFER_BEGIN: True}),
+            class_=Session,
+            expire_on_commit=False,
+            autoflush=True,
+        )
+        for maker in (self._maker, self._deferred_maker):
+            event.listen(maker, "after_begin", _remember_connection)
 
-    def __call__(self) -> Session:
-        session = self._maker()
+    def __call__(self, *, defer_begin: bool = False) -> Session:
+        """A new session; ``defer_begin`` (PostgreSQL): BEGIN only at the first write or lock."""
+        session = (self._deferred_maker if defer_begin else self._maker)()
         session.info.update(self.info)
         session.info["clock"] = self.clock
+        session.info["engine"] = self.engine
         return session
 
     @contextmanager
@@ -132,7 +272,7 @@ class SessionFactory:
             session.commit()
         except sa_exc.OperationalError as exc:
             session.rollback()
-            raise DatabaseUnavailable("The database is unavailable; nothing was changed.") from exc
+            raise DatabaseUnavailable(_UNAVAILABLE) from exc
         except BaseException:
             session.rollback()
             raise
@@ -156,6 +296,16 @@ def info_of(session: Session, key: str) -> Any:
         raise RuntimeError(f"session has no {key!r}; build it with a SessionFactory") from None
 
 
+def has_writes(session: Session) -> bool:
+    """True if the session's transaction changed data, or holds changes not yet flushed."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    if not session.in_transaction():
+        return False
+    connection: Connection | None = session.info.get(_CONNECTION)
+    return connection is not None and bool(connection.info.get(_WROTE))
+
+
 def _finish(session: Session, *, commit: bool) -> None:
     try:
         if commit:
@@ -164,7 +314,7 @@ def _finish(session: Session, *, commit: bool) -> None:
             session.rollback()
     except sa_exc.OperationalError as exc:
         session.rollback()
-        raise DatabaseUnavailable("The database is unavailable; nothing was changed.") from exc
+        raise DatabaseUnavailable(_UNAVAILABLE) from exc
     finally:
         session.close()
 
@@ -173,16 +323,28 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's one transaction: committed before the response is sent, else rolled back.
 
     Async so that opening the session (no I/O until the first statement) costs no threadpool
-    hop; the commit or rollback, which does I/O, runs in the threadpool.
+    hop. A request that changed data is committed (or rolled back) in the threadpool. One that
+    only read has nothing to commit: its transaction is ended on the event loop, which on SQLite
+    is a local rollback that never waits for a lock.
     """
     factory: SessionFactory = request.app.state.sessions
-    session = factory()
+    session = factory(defer_begin=request.method in SAFE_METHODS)
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_finish, session, commit=False)
+        await _release(session, commit=False)
         raise
-    await run_in_threadpool(_finish, session, commit=True)
+    await _release(session, commit=True)
+
+
+async def _release(session: Session, *, commit: bool) -> None:
+    if has_writes(session):
+        await run_in_threadpool(_finish, session, commit=commit)
+        return
+    try:
+        session.close()
+    except sa_exc.OperationalError as exc:
+        raise DatabaseUnavailable(_UNAVAILABLE) from exc
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

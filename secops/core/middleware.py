@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Final
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from secops.core.context import RequestContext, set_request
@@ -15,8 +16,13 @@ from secops.core.logging import bind_request_context, clear_request_context, get
 from secops.core.problems import json_bytes
 
 log = get_logger("secops.http")
+# The access line's level is checked before the line is built: a dropped structlog call still
+# costs a logger, a bound copy and the processor chain, on every request.
+_access_logger = logging.getLogger("secops.http")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_CSP: Final = b"content-security-policy"
+_API_CSP: Final = API_CSP.encode("latin-1")
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("strict-transport-security", "max-age=31536000; includeSubDomains"),
     ("x-content-type-options", "nosniff"),
@@ -48,6 +54,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _set_headers(
+    message: Message, headers: Iterable[tuple[bytes, bytes]], *, drop: frozenset[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """Replace ``drop`` headers of a response start with ``headers``; returns the kept ones."""
+    kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in drop]
+    kept.extend(headers)
+    message["headers"] = kept
+    return kept
+
+
+_REQUEST_ID: Final = frozenset({b"x-request-id"})
+
+
 class RequestContextMiddleware:
     """Binds the request id and source address, echoes ``X-Request-ID``, logs one access line."""
 
@@ -74,25 +93,28 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        echoed = ((b"x-request-id", request_id.encode("latin-1")),)
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                _set_headers(message, echoed, drop=_REQUEST_ID)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            log.info(
-                "http.request",
-                method=scope.get("method"),
-                route=getattr(route, "path", None) or "<unmatched>",
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                source_ip=source_ip,
-            )
+            if _access_logger.isEnabledFor(logging.INFO):
+                route = scope.get("route")
+                log.info(
+                    "http.request",
+                    method=scope.get("method"),
+                    route=getattr(route, "path", None) or "<unmatched>",
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    source_ip=source_ip,
+                )
 
 
 class SecurityHeadersMiddleware:
@@ -101,6 +123,9 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = True) -> None:
         self.app = app
         self.headers = [h for h in SECURITY_HEADERS if hsts or h[0] != "strict-transport-security"]
+        # Encoded once; each response replaces these names (and drops any Server banner).
+        self._encoded = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers)
+        self._replaced = frozenset(k for k, _ in self._encoded) | {b"server"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,13 +134,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    headers[name] = value
-                if "content-security-policy" not in headers:
-                    headers["content-security-policy"] = API_CSP
-                if "server" in headers:
-                    del headers["server"]
+                kept = _set_headers(message, self._encoded, drop=self._replaced)
+                # A page may bring its own (nonce) policy; everything else gets the API's.
+                if not any(k.lower() == _CSP for k, _ in kept):
+                    kept.append((_CSP, _API_CSP))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -80,3 +80,90 @@ def recently_queued(
         .limit(1)
     )
     return session.exec(query).first() is not None
+
+
+# Delivery (the worker's ``outbox.deliver`` job, see ``secops.core.mail``): a failed attempt
+# waits 1 min, 2 min, 4 min, ... at most 6 h; after ``DELIVERY_MAX_ATTEMPTS`` the message is
+# marked failed with its last error.
+DELIVERY_MAX_ATTEMPTS = 8
+DELIVERY_RETRY_BASE = timedelta(minutes=1)
+DELIVERY_RETRY_MAX = timedelta(hours=6)
+
+
+def delivery_retry_delay(attempts: int) -> timedelta:
+    """How long a message waits after its ``attempts``-th failed delivery."""
+    exponent = min(max(attempts - 1, 0), 20)
+    delay: timedelta = DELIVERY_RETRY_BASE * 2**exponent
+    return min(delay, DELIVERY_RETRY_MAX)
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, hold: timedelta
+) -> list[OutboxMessage]:
+    """Up to ``limit`` pending messages due for delivery, oldest first, held back for ``hold``.
+
+    The rows are read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's write lock serialises)
+    and their next attempt moves to ``now + hold``: once the caller commits, another deliverer
+    skips them while this one talks to the relay. A deliverer that dies leaves them due again
+    after ``hold``.
+    """
+    due = (col(OutboxMessage.next_attempt_at) <= now) | (
+        col(OutboxMessage.next_attempt_at).is_(None)
+    )
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(due)
+        .order_by(col(OutboxMessage.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    messages = list(session.exec(query).all())
+    for message in messages:
+        message.next_attempt_at = now + hold
+    session.flush()
+    return messages
+
+
+def _pending(session: Session, message_id: uuid.UUID) -> OutboxMessage | None:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(query).first()
+
+
+def mark_sent(session: Session, message_id: uuid.UUID, *, now: datetime) -> bool:
+    """Record a delivered message; False when it was no longer pending."""
+    message = _pending(session, message_id)
+    if message is None:
+        return False
+    message.status = OutboxStatus.SENT
+    message.attempts += 1
+    message.sent_at = now
+    message.next_attempt_at = None
+    session.flush()
+    return True
+
+
+def mark_failed(
+    session: Session, message_id: uuid.UUID, *, now: datetime, error: str, permanent: bool = False
+) -> OutboxMessage | None:
+    """Record a failed delivery: retried after :func:`delivery_retry_delay`, or failed for good
+    when ``permanent`` or the attempts are used up. None when it was no longer pending."""
+    message = _pending(session, message_id)
+    if message is None:
+        return None
+    message.attempts += 1
+    message.last_error = error[:500]
+    if permanent or message.attempts >= DELIVERY_MAX_ATTEMPTS:
+        message.status = OutboxStatus.FAILED
+        message.next_attempt_at = None
+    else:
+        message.next_attempt_at = now + delivery_retry_delay(message.attempts)
+    session.flush()
+    return message

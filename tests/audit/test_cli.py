@@ -50,6 +50,19 @@ def test_verify_names_the_first_bad_seq_and_exits_non_zero(engine: Engine) -> No
 
 
 @pytest.mark.usefixtures("chain_1000", "server_env")
+def test_the_installed_command_exits_non_zero_when_verification_fails(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Through main(), as the `secops` script runs: a failed verification must not exit 0.
+    tamper(engine, "UPDATE audit_event SET object_id = 'acct-x' WHERE seq = 321")
+    monkeypatch.setattr(sys, "argv", ["secops", "audit", "verify"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().out.startswith("FAIL: first bad seq 321: ")
+
+
+@pytest.mark.usefixtures("chain_1000", "server_env")
 def test_verify_json_is_machine_readable(engine: Engine) -> None:
     tamper(engine, "DELETE FROM audit_event WHERE seq > 900")
     result = secops("audit", "verify", "--json")

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from secops.auth import tokens
+from secops.auth.access import tokens as key_tokens
 from secops.auth.deps import current_principal
 from tests.core.probes import PROBE_PREFIX, admin_principal, assert_problem, mount_probes
 
@@ -51,6 +53,34 @@ def test_a_request_that_needs_the_database_gets_503_problem(
 ) -> None:
     response = down.request(method, path, json=body)
 
+    problem = assert_problem(response, 503)
+    assert problem["type"] == "urn:secops:problem:database-unavailable"
+    for leak in ("CANARY", "psycopg", "127.0.0.1", "OperationalError", "connection"):
+        assert leak not in response.text
+
+
+def _credentials() -> dict[str, str]:
+    key, _ = key_tokens.new_token()
+    return {
+        "session": tokens.new_session_token(),
+        "key": key,
+        "key token": tokens.new_key_token(),
+    }
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("kind", ["session", "key", "key token"])
+def test_a_caller_that_cannot_be_read_gets_503_not_401(
+    client_with: Callable[..., TestClient], method: str, kind: str
+) -> None:
+    token = _credentials()[kind]
+    client = client_with(database_url=NOTHING_LISTENS)
+    with client:
+        response = client.request(
+            method, "/api/v1/missions", json={}, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    # Fail closed, and say why: a database that does not answer is no verdict on the credential.
     problem = assert_problem(response, 503)
     assert problem["type"] == "urn:secops:problem:database-unavailable"
     for leak in ("CANARY", "psycopg", "127.0.0.1", "OperationalError", "connection"):

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from secops.auth.deps import PUBLIC_ROUTES, AccessPolicy, PermissionRequirement
+from secops.auth.deps import PUBLIC_ROUTES, AccessPolicy, KeyExchange, PermissionRequirement
 from secops.core.principal import Permission
 
 PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -36,7 +36,16 @@ class RouteCase:
     @property
     def people_only(self) -> bool:
         """True if API keys are refused whatever their scope."""
-        return any(not isinstance(p, PermissionRequirement) or p.people_only for p in self.policies)
+        return any(
+            not isinstance(p, PermissionRequirement) or p.people_only
+            for p in self.policies
+            if not isinstance(p, KeyExchange)
+        )
+
+    @property
+    def keys_only(self) -> bool:
+        """True if only an API key itself may call it (people and sessions are refused)."""
+        return any(isinstance(p, KeyExchange) for p in self.policies)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -27,16 +27,19 @@ from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
 from secops.core.principal import ROLE_PERMISSIONS, Permission, Principal, Role, system_principal
 from secops.missions.models import Mission, MissionKind
+from secops.policy import service as policy_service
 from tests.factories.accounts import make_account, make_person
 from tests.factories.auth import grant, login_headers, make_user
 from tests.factories.connectors import make_connector
 from tests.factories.missions import make_mission
+from tests.factories.waivers import make_waiver
 from tests.security.callers import key_headers, session_headers
 from tests.security.routing import WRITE_METHODS, RouteCase, comparable, fill, route_cases
 
 # Path parameters that name per-user objects rather than mission-scoped ones; their routes are
 # covered by the identity tests, not by this matrix.
-NOT_MISSION_SCOPED = frozenset({"user_id", "reset_id"})
+# ``policy_id`` names a policy file on the server, the same for everyone.
+NOT_MISSION_SCOPED = frozenset({"user_id", "reset_id", "policy_id"})
 
 
 @dataclass
@@ -110,6 +113,9 @@ def world(
         book.own["mission_id"] = str(missions["a"].id)
         _inventory(s, missions, book)
         _connectors(s, missions, book)
+        _waivers(s, missions, book)
+    with sessions.begin() as s:
+        _policy_runs(s, missions, book)
     callers = _callers(client, clock, sessions, missions["a"].id, book)
     return book, callers
 
@@ -134,6 +140,26 @@ def _connectors(s: Session, missions: dict[str, Mission], book: TargetBook) -> N
             book.own["connector_id"] = str(connector.id)
         else:
             book.add("connector_id", label, connector.id)
+
+
+def _waivers(s: Session, missions: dict[str, Mission], book: TargetBook) -> None:
+    """An approved waiver on every mission: A's is the caller's own, the rest foreign."""
+    for label, mission in missions.items():
+        waiver = make_waiver(s, mission)
+        if label == "a":
+            book.own["waiver_id"] = str(waiver.id)
+        else:
+            book.add("waiver_id", label, waiver.id)
+
+
+def _policy_runs(s: Session, missions: dict[str, Mission], book: TargetBook) -> None:
+    """A baseline evaluation of A alone (the caller's own) and of B alone (foreign)."""
+    for label in ("a", "b"):
+        run = policy_service.evaluate(s, principal=_root(), mission_id=missions[label].id)
+        if label == "a":
+            book.own["run_id"] = str(run.id)
+        else:
+            book.add("run_id", label, run.id)
 
 
 def _root() -> Principal:

@@ -1,10 +1,13 @@
-"""Microsoft Graph: the client-credentials token, the four reads, and their parsing into readings.
+"""Microsoft Graph: the client-credentials token, the reads, and their parsing into readings.
 
 Reads (v1.0): the authentication-methods registration report (``isMfaRegistered``,
 ``methodsRegistered``, ``lastUpdatedDateTime``), users with ``signInActivity``, directory role
-assignments with their principal expanded (the tenant's admins) and delegated permission grants
-(connected apps). Each read succeeds or fails on its own: a refused read turns the facts it
-feeds into errors for every account and leaves the other reads' facts intact.
+assignments with their principal expanded (the tenant's admins), delegated permission grants
+(connected apps), the Conditional Access policies (whether MFA is enforced for each user, see
+``graph_policies``) and the authentication methods policy (the methods the tenant allows,
+recorded as the tenant's own MFA methods). Each read succeeds or fails on its own: a refused
+read turns the facts it feeds into errors for every account and leaves the other reads' facts
+intact.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from secops.accounts.connectors import graph_policies as policies
 from secops.accounts.connectors.graph_payloads import (
     ROLE_NAMES,
     GraphUser,
@@ -111,12 +115,36 @@ def read_tenant(http: VendorHttp, creds: GraphCredentials, now: datetime) -> Ten
         USERS: _rows(http, USERS_URL, headers),
         ROLES: _rows(http, ROLES_URL, headers),
         GRANTS: _rows(http, GRANTS_URL, headers),
+        policies.CA_POLICIES: _rows(http, policies.CA_POLICIES_URL, headers),
     }
     users, registrations = sections[USERS], sections[REGISTRATION]
     if isinstance(users, VendorError) and isinstance(registrations, VendorError):
         raise users
     names = _app_names(http, headers, sections[GRANTS])
-    return assemble(creds.tenant_id, sections, names, now)
+    tenant = Tenant(
+        policies.enforcement(
+            sections[policies.CA_POLICIES],
+            sections[ROLES],
+            policies.group_members(http, headers),
+        ),
+        _methods_policy(http, headers),
+    )
+    return assemble(creds.tenant_id, sections, names, now, tenant)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the tenant's policies say: MFA enforcement per user, and the methods allowed."""
+
+    enforcement: policies.Enforcement
+    methods: Any | VendorError
+
+
+def _methods_policy(http: VendorHttp, headers: dict[str, str]) -> Any | VendorError:
+    try:
+        return http.get_json(policies.AUTH_METHODS_URL, headers=headers)
+    except VendorError as exc:
+        return exc
 
 
 def _app_names(
@@ -154,24 +182,28 @@ def assemble(
     sections: dict[str, Section],
     names: dict[str, ServicePrincipal],
     now: datetime,
+    tenant: Tenant,
 ) -> TenantReading:
-    """Turn the four reads into one reading per member user plus one for the tenant."""
+    """Turn the reads into one reading per member user plus one for the tenant."""
     users, bad_users = _parse_all(GraphUser, sections[USERS])
     registrations, bad_registrations = _parse_all(RegistrationDetail, sections[REGISTRATION])
-    result = TenantReading(
-        failures={k: v.reason for k, v in sections.items() if isinstance(v, VendorError)},
-        unreadable=bad_users + bad_registrations,
-    )
+    failures = {k: v.reason for k, v in sections.items() if isinstance(v, VendorError)}
+    if isinstance(tenant.methods, VendorError):
+        failures[policies.AUTH_METHODS] = tenant.methods.reason
+    result = TenantReading(failures=failures, unreadable=bad_users + bad_registrations)
     apps = _apps_by_principal(sections[GRANTS], names, now)
     for user_id in sorted(users.keys() | registrations.keys()):
         user, registration = users.get(user_id), registrations.get(user_id)
         if _is_guest(user, registration):
             result.skipped += 1
             continue
-        account = _account(user, registration, sections, now)
+        account = _account(user, registration, sections, now, tenant.enforcement)
         account.apps = apps(user_id)
         result.accounts.append(account)
-    result.accounts.append(_tenant(tenant_id, sections[ROLES], users, apps(None), now))
+    row = _tenant(tenant_id, sections[ROLES], users, apps(None), now)
+    allowed = policies.enabled_methods(tenant.methods)
+    row.methods = failed(allowed) if isinstance(allowed, str) else read(allowed, now)
+    result.accounts.append(row)
     return result
 
 
@@ -190,6 +222,7 @@ def _account(
     registration: Parsed[RegistrationDetail] | None,
     sections: dict[str, Section],
     now: datetime,
+    enforcement: policies.Enforcement,
 ) -> AccountReading:
     source = user.row if user else registration.row if registration else None
     assert source is not None  # noqa: S101 - the id came from one of the two
@@ -201,7 +234,7 @@ def _account(
         enabled=user.row.account_enabled if user else None,
     )
     reading.last_sign_in = _last_sign_in(user, sections[USERS], now)
-    reading.mfa, reading.methods = _mfa(registration, sections[REGISTRATION], now)
+    reading.mfa, reading.methods = _mfa(registration, sections[REGISTRATION], now, enforcement)
     return reading
 
 
@@ -223,18 +256,30 @@ def _last_sign_in(user: Parsed[GraphUser] | None, section: Section, now: datetim
 
 
 def _mfa(
-    registration: Parsed[RegistrationDetail] | None, section: Section, now: datetime
+    registration: Parsed[RegistrationDetail] | None,
+    section: Section,
+    now: datetime,
+    enforcement: policies.Enforcement,
 ) -> tuple[Reading[MfaReading], Reading[tuple[str, ...]]]:
     if registration is None:
         missing = _missing(section, REGISTRATION)
         return missing, missing
     row = registration.row
     observed = evidence_time(row.last_updated_date_time) or now
-    problem = registration.problem("isMfaRegistered", row.is_mfa_registered, REGISTRATION)
+    # Enforcement shares the MFA fact: unknown enforcement makes the fact an error, not a pass.
+    problem = (
+        registration.problem("isMfaRegistered", row.is_mfa_registered, REGISTRATION)
+        or enforcement.error
+    )
     mfa: Reading[MfaReading] = (
         failed(problem)
         if problem
-        else read(MfaReading(enabled=bool(row.is_mfa_registered)), observed)
+        else read(
+            MfaReading(
+                enabled=bool(row.is_mfa_registered), enforced=enforcement.enforced_for(row.id)
+            ),
+            observed,
+        )
     )
     problem = registration.problem("methodsRegistered", row.methods_registered, REGISTRATION)
     methods: Reading[tuple[str, ...]] = (

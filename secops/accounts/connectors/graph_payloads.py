@@ -36,7 +36,9 @@ ROLE_NAMES: Final = {
 }
 
 
-class _GraphModel(VendorModel):
+class GraphModel(VendorModel):
+    """Graph's camelCase payloads: unknown fields ignored, known ones type-checked."""
+
     model_config = ConfigDict(
         extra="ignore", frozen=True, populate_by_name=True, alias_generator=to_camel
     )
@@ -48,7 +50,7 @@ class TokenResponse(VendorModel):
     access_token: StrictStr = Field(min_length=1)
 
 
-class RegistrationDetail(_GraphModel):
+class RegistrationDetail(GraphModel):
     """One row of ``userRegistrationDetails``."""
 
     id: StrictStr
@@ -61,13 +63,13 @@ class RegistrationDetail(_GraphModel):
     last_updated_date_time: AwareDatetime | None = None
 
 
-class SignInActivity(_GraphModel):
+class SignInActivity(GraphModel):
     """``signInActivity``: only successful sign-ins count as activity."""
 
     last_successful_sign_in_date_time: AwareDatetime | None = None
 
 
-class GraphUser(_GraphModel):
+class GraphUser(GraphModel):
     """One row of ``/users`` with the selected properties."""
 
     id: StrictStr
@@ -87,7 +89,7 @@ class DirectoryPrincipal(VendorModel):
     display_name: StrictStr | None = Field(default=None, alias="displayName")
 
 
-class RoleAssignment(_GraphModel):
+class RoleAssignment(GraphModel):
     """One directory role assignment."""
 
     id: StrictStr
@@ -96,7 +98,7 @@ class RoleAssignment(_GraphModel):
     principal: DirectoryPrincipal | None = None
 
 
-class PermissionGrant(_GraphModel):
+class PermissionGrant(GraphModel):
     """One delegated permission grant (``oauth2PermissionGrant``)."""
 
     id: StrictStr
@@ -106,7 +108,7 @@ class PermissionGrant(_GraphModel):
     scope: StrictStr | None = None
 
 
-class ServicePrincipal(_GraphModel):
+class ServicePrincipal(GraphModel):
     """The app a grant's ``clientId`` names."""
 
     id: StrictStr

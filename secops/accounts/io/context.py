@@ -80,8 +80,10 @@ class Context:
 
 def account_key(record: AccountRecord) -> tuple[Platform, str]:
     """The (platform, normalised handle) an account row is matched by."""
-    platform = Platform(record.values["platform"])
-    return platform, normalise_handle(platform, str(record.values["handle"]))
+    if record.key is None:
+        platform = Platform(record.values["platform"])
+        record.key = platform, normalise_handle(platform, str(record.values["handle"]))
+    return record.key
 
 
 def _emails_named(parsed: ParsedFile) -> set[str]:

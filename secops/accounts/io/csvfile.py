@@ -39,21 +39,29 @@ from secops.accounts.io.records import (
 _RECORD: Final = cells.enum_parser(RecordType, "record type")
 
 
+# A column in the file: where its cell sits, its name, its key, the values of the texts seen so
+# far (a file repeats most of its cells), and its parser.
+Slot = tuple[int, str, str, dict[str, Any], Callable[[str], Any]]
+MEMO_LIMIT: Final = 4096
+_MISSING: Final = object()
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where each known column sits in the file, per record type (worked out once)."""
 
     width: int
     record: int | None
-    columns: dict[RecordType, tuple[tuple[int, Column, Callable[[str], Any]], ...]]
+    # Per record type: the columns outside any fact group, then each group's columns.
+    plain: dict[RecordType, tuple[Slot, ...]]
+    groups: dict[RecordType, tuple[tuple[Group, tuple[Slot, ...]], ...]]
     # Columns present in the file that a record type does not use: filled cells are errors.
     unused: dict[RecordType, tuple[tuple[int, str], ...]]
 
 
 def _layout(names: list[str | None]) -> Layout:
-    columns: dict[RecordType, list[tuple[int, Column, Callable[[str], Any]]]] = {
-        t: [] for t in RecordType
-    }
+    plain: dict[RecordType, list[Slot]] = {t: [] for t in RecordType}
+    grouped: dict[RecordType, dict[Group, list[Slot]]] = {t: {} for t in RecordType}
     unused: dict[RecordType, list[tuple[int, str]]] = {t: [] for t in RecordType}
     for index, name in enumerate(names):
         if name is None or name == RECORD_COLUMN:
@@ -66,11 +74,16 @@ def _layout(names: list[str | None]) -> Layout:
             if column is None:
                 unused[kind].append((index, name))
             elif not column.read_only:
-                columns[kind].append((index, column, column.codec.parse))
+                slot: Slot = (index, column.name, column.key, {}, column.codec.parse)
+                if column.group is None:
+                    plain[kind].append(slot)
+                else:
+                    grouped[kind].setdefault(column.group, []).append(slot)
     return Layout(
         width=len(names),
         record=names.index(RECORD_COLUMN) if RECORD_COLUMN in names else None,
-        columns={k: tuple(v) for k, v in columns.items()},
+        plain={k: tuple(v) for k, v in plain.items()},
+        groups={k: tuple((g, tuple(s)) for g, s in v.items()) for k, v in grouped.items()},
         unused={k: tuple(v) for k, v in unused.items()},
     )
 
@@ -147,31 +160,71 @@ def _csv_row(row: list[str], layout: Layout, where: Where, parsed: ParsedFile) -
     for index, name in layout.unused[kind]:
         if row[index].strip():
             errors.add(where, name, f"not used on {kind.value} rows")
-    fields: list[tuple[Column, Any]] = []
     before = errors.count
-    for index, column, parse_cell in layout.columns[kind]:
+    values: dict[str, Any] = {}
+    _read(row, layout.plain[kind], where, errors, values)
+    groups: dict[Group, GroupRecord] = {}
+    for group, slots in layout.groups[kind]:
+        group_values: dict[str, Any] = {}
+        # A group counts as given when any of its cells, the evidence date included, is filled.
+        if _read(row, slots, where, errors, group_values):
+            observed_at = group_values.pop(OBSERVED_AT, None)
+            groups[group] = GroupRecord(group_values, observed_at)
+    if errors.count != before:
+        # A row with a bad cell is left out, so checking the others does not repeat its error.
+        return
+    if kind is RecordType.PERSON:
+        _keep_person(PersonRecord(where, values), parsed)
+        return
+    if has_key(values, ("platform", "handle"), where, errors):
+        parsed.accounts.append(AccountRecord(where, values, groups))
+
+
+def _read(
+    row: list[str], slots: tuple[Slot, ...], where: Where, errors: Errors, out: dict[str, Any]
+) -> bool:
+    """Parse the cells of ``slots`` into ``out`` (empty cells as None); True if any is filled.
+
+    Every parser is a pure function of the text, so a text seen before reuses its value
+    (lists are handed out as copies); a cell that fails is parsed again, to raise its error.
+    """
+    filled = False
+    for index, name, key, seen, parse in slots:
         text = row[index].strip()
         if not text:
-            fields.append((column, None))
+            out[key] = None
             continue
         if text[0] == "'":
             text = cells.restore(text)
-        try:
-            fields.append((column, parse_cell(text)))
-        except CellError as exc:
-            errors.add(where, column.name, str(exc))
-    if errors.count == before:
-        # A row with a bad cell is left out, so checking the others does not repeat its error.
-        collect(kind, where, fields, parsed)
+        value = seen.get(text, _MISSING)
+        if value is _MISSING:
+            try:
+                value = parse(text)
+            except CellError as exc:
+                errors.add(where, name, str(exc))
+                continue
+            if len(seen) < MEMO_LIMIT:
+                seen[text] = value
+        if type(value) is list:
+            if not value:
+                out[key] = []
+                continue
+            value = value.copy()
+        out[key] = value
+        filled = True
+    return filled
+
+
+def _keep_person(person: PersonRecord, parsed: ParsedFile) -> None:
+    if has_key(person.values, ("email",), person.where, parsed.errors):
+        parsed.people.append(person)
 
 
 def collect(
     kind: RecordType, where: Where, fields: list[tuple[Column, Any]], parsed: ParsedFile
 ) -> None:
     if kind is RecordType.PERSON:
-        person = PersonRecord(where, {c.key: v for c, v in fields})
-        if has_key(person.values, ("email",), where, parsed.errors):
-            parsed.people.append(person)
+        _keep_person(PersonRecord(where, {c.key: v for c, v in fields}), parsed)
         return
     account = AccountRecord(where)
     groups: dict[Group, GroupRecord] = {}

@@ -87,31 +87,35 @@ def merge(
     attest: bool,
 ) -> GroupChange | None:
     """The group to write for this row, or None when it is unchanged (or in error)."""
-    where = record.where
+    defaults = DEFAULTS[group]
     old = _stored_values(stored, group)
-    values = dict(old if old is not None else DEFAULTS[group])
+    values = dict(defaults if old is None else old)
     ok = True
     for key, value in given.values.items():
-        if isinstance(value, Masked):
-            found, plain = _unmask(group, key, value, old)
+        if value is None:
+            # Fields that always hold a value (lists, owner, storage): empty sets the default.
+            default = defaults[key]
+            if default is not None:
+                value = default
+        elif isinstance(value, Masked):
+            found, value = _unmask(group, key, value, old)
             if not found:
                 errors.add(
-                    where,
+                    record.where,
                     _column_name(group, key),
                     "a masked value that does not match "
                     "the recorded one; give the full value or leave the cell as exported",
                 )
                 ok = False
-            value = plain
-        elif value is None and DEFAULTS[group][key] is not None:
-            # Fields that always hold a value (lists, owner, storage): empty sets the default.
-            value = DEFAULTS[group][key]
         values[key] = value
     observed = given.observed_at
     if observed is not None and observed > context.now:
-        errors.add(where, _column_name(group, OBSERVED_AT), "the evidence date is in the future")
+        errors.add(
+            record.where, _column_name(group, OBSERVED_AT), "the evidence date is in the future"
+        )
         ok = False
-    ok = _check_people(context, record, group, values, old, errors) and ok
+    if group is Group.CREDENTIAL:
+        ok = _check_people(context, record, values, old, errors) and ok
     if not ok:
         return None
     recorded_at = stored.observed_at if stored is not None else None
@@ -125,13 +129,10 @@ def merge(
 def _check_people(
     context: Context,
     record: AccountRecord,
-    group: Group,
     values: dict[str, Any],
     old: dict[str, Any] | None,
     errors: Errors,
 ) -> bool:
-    if group is not Group.CREDENTIAL:
-        return True
     holders = values.get("holders") or []
     if old is not None and holders == old.get("holders"):
         return True  # the recorded holders, kept as they are (some may be on other missions)

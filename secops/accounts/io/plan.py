@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from secops.accounts.io import ids
 from secops.accounts.io.context import Context, PersonRef, account_key
 from secops.accounts.io.factplan import GroupChange, plan_groups
 from secops.accounts.io.records import AccountRecord, Errors, ParsedFile, PersonRecord, Where
@@ -32,6 +33,7 @@ ACCOUNT_FIELDS = (
     "verified_badge",
     "in_public_registry",
 )
+UNASSIGNED: Final = uuid.UUID(int=0)
 _NOT_NULL = frozenset({"full_name", "mission", "tier", "kind", "status", "in_public_registry"})
 
 
@@ -173,30 +175,36 @@ def plan_person(context: Context, record: PersonRecord, errors: Errors) -> Perso
 # -- accounts ----------------------------------------------------------------------------------
 
 
-def _new_account_fields() -> dict[str, Any]:
-    fields: dict[str, Any] = dict.fromkeys(ACCOUNT_FIELDS)
-    fields.update(status=AccountStatus.ACTIVE, in_public_registry=False)
-    return fields
+_NEW_ACCOUNT: Final[dict[str, Any]] = {
+    **dict.fromkeys(ACCOUNT_FIELDS),
+    "status": AccountStatus.ACTIVE,
+    "in_public_registry": False,
+}
+# The descriptive fields a row gives as they are (mission and owner are looked up).
+_AS_GIVEN: Final = (
+    "url",
+    "display_name",
+    "tier",
+    "kind",
+    "status",
+    "last_activity_at",
+    "verified_badge",
+    "in_public_registry",
+)
+_ABSENT: Final = object()
 
 
 def _account_fields(
     context: Context, record: AccountRecord, stored: Account | None, errors: Errors
 ) -> dict[str, Any] | None:
     values, where = record.values, record.where
-    fields = {k: getattr(stored, k) for k in ACCOUNT_FIELDS} if stored else _new_account_fields()
+    fields = {k: getattr(stored, k) for k in ACCOUNT_FIELDS} if stored else dict(_NEW_ACCOUNT)
     ok = True
-    for key in (
-        "url",
-        "display_name",
-        "tier",
-        "kind",
-        "status",
-        "last_activity_at",
-        "verified_badge",
-        "in_public_registry",
-    ):
-        if _given(values, key):
-            fields[key] = values[key]
+    for key in _AS_GIVEN:
+        value = values.get(key, _ABSENT)
+        # As _given: an empty cell for a field that always holds a value leaves it alone.
+        if value is not _ABSENT and (value is not None or key not in _NOT_NULL):
+            fields[key] = value
     if _given(values, "mission"):
         fields["mission_id"] = _mission(context, values["mission"], where, errors)
         ok = fields["mission_id"] is not None
@@ -294,7 +302,8 @@ def plan_account(
         context, where, "handle", stored_mission, fields["mission_id"], errors
     ):
         return None
-    account_id = stored.id if stored else new_id()
+    # A new account's id is drawn by build() once every row is planned.
+    account_id = stored.id if stored else UNASSIGNED
     return AccountPlan(
         where, platform, handle, outcome, account_id, fields, changed, groups, stored
     )
@@ -328,4 +337,13 @@ def build(context: Context, parsed: ParsedFile, errors: Errors, *, attest: bool)
         planned_account = plan_account(context, account, errors, attest=attest)
         if planned_account is not None:
             plan.accounts.append(planned_account)
+    _order_new_ids(plan.accounts)
     return plan
+
+
+def _order_new_ids(accounts: list[AccountPlan]) -> None:
+    """Give the new accounts fresh ids in increasing order, so their rows (and their facts'
+    ``account_id``) reach the indexes in key order (see ``ids``)."""
+    created = [a for a in accounts if a.outcome is CREATED]
+    for account, account_id in zip(created, ids.ordered_ids(len(created)), strict=True):
+        account.account_id = account_id

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from secops.accounts.models import Affiliation
+from secops.accounts.models import Affiliation, Platform
 
 
 class FileFormat(StrEnum):
@@ -134,6 +134,8 @@ class AccountRecord:
     where: Where
     values: dict[str, Any] = field(default_factory=dict)
     groups: dict[Group, GroupRecord] = field(default_factory=dict)
+    # (platform, normalised handle), worked out once by ``context.account_key``.
+    key: tuple[Platform, str] | None = field(default=None, compare=False, repr=False)
 
 
 MAX_REPORTED_ERRORS = 100

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlmodel import Session
 
 from secops.audit import service as audit_service
+from secops.auth import callers
 from secops.auth.access import repository, tokens
 from secops.auth.access.models import ApiKey
-from secops.auth.access.rules import mission_scope, require_person, require_step_up, roles_for_user
+from secops.auth.access.rules import mission_scope, require_person, require_step_up
 from secops.auth.access.scopes import covers, intersect
-from secops.auth.access.users import active_user_name
+from secops.auth.callers import KeyView
 from secops.core.config import Settings
 from secops.core.db import clock_of, info_of
 from secops.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
@@ -124,11 +125,15 @@ def create_api_key(
     return key, token
 
 
+def _named_missions(mission_ids: Sequence[str] | None) -> MissionSet:
+    if mission_ids is None:
+        return EVERYWHERE
+    return frozenset(uuid.UUID(m) for m in mission_ids)
+
+
 def key_missions(key: ApiKey) -> MissionSet:
     """The missions a key names (EVERYWHERE: whatever its owner holds)."""
-    if key.mission_ids is None:
-        return EVERYWHERE
-    return frozenset(uuid.UUID(m) for m in key.mission_ids)
+    return _named_missions(key.mission_ids)
 
 
 def _administers_key(principal: Principal, key: ApiKey) -> bool:
@@ -177,30 +182,48 @@ def _restricted(roles: Mapping[Role, MissionSet], missions: MissionSet) -> dict[
     return {role: reach for role, reach in kept.items() if reach is EVERYWHERE or reach}
 
 
-def authenticate_api_key(session: Session, *, token: str) -> Principal:
+def screen_key(view: KeyView | None, parts: tokens.KeyToken | None, *, now: datetime) -> KeyView:
+    """The key if it works now: right secret, not revoked or expired, owner active; else 401."""
+    if parts is None or view is None:
+        raise Unauthenticated(_BAD_KEY)
+    if not hmac.compare_digest(view.secret_hash, tokens.hash_secret(parts.secret)):
+        raise Unauthenticated(_BAD_KEY)
+    if view.revoked or now >= view.expires_at or not view.owner_active:
+        log.info("authn.api_key_refused", key_id=view.public_id)
+        raise Unauthenticated(_BAD_KEY)
+    return view
+
+
+def key_needs_touch(view: KeyView, now: datetime) -> bool:
+    """True when the key's ``last_used_at`` is due to be refreshed."""
+    return view.last_used_at is None or now - view.last_used_at >= LAST_USED_RESOLUTION
+
+
+def touch_key(session: Session, *, key_id: uuid.UUID, now: datetime) -> None:
+    """Record that the key was used now (callers check ``key_needs_touch`` first)."""
+    repository.touch_key(session, key_id=key_id, at=now)
+
+
+def key_principal(view: KeyView, owner_roles: Mapping[Role, MissionSet]) -> Principal:
     """The principal a key acts as: its scope intersected with its owner's current roles."""
-    parts = tokens.parse_token(token)
-    key = repository.key_by_public_id(session, parts.public_id) if parts else None
-    if parts is None or key is None:
-        raise Unauthenticated(_BAD_KEY)
-    if not hmac.compare_digest(key.secret_hash, tokens.hash_secret(parts.secret)):
-        raise Unauthenticated(_BAD_KEY)
-    now = clock_of(session).now()
-    owner_name = active_user_name(session, key.owner_id)
-    if key.revoked_at is not None or now >= key.expires_at or owner_name is None:
-        log.info("authn.api_key_refused", key_id=key.public_id)
-        raise Unauthenticated(_BAD_KEY)
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        key.last_used_at = now
-        session.add(key)
-        session.flush()
-    roles = _restricted(roles_for_user(session, user_id=key.owner_id), key_missions(key))
-    allowed = frozenset(Permission(p) for p in key.permissions) - NEVER_DELEGATED
+    allowed = frozenset(Permission(p) for p in view.permissions) - NEVER_DELEGATED
     return Principal(
         kind=PrincipalKind.API_KEY,
-        id=key.owner_id,
-        name=f"{owner_name}/{key.public_id}",
-        roles=roles,
-        session_id=key.id,
+        id=view.owner_id,
+        name=f"{view.owner_name}/{view.public_id}",
+        roles=_restricted(owner_roles, _named_missions(view.mission_ids)),
+        session_id=view.id,
         allowed=allowed,
     )
+
+
+def authenticate_api_key(session: Session, *, token: str) -> Principal:
+    """The principal a key acts as, read inside ``session``'s transaction; 401 for a dead key."""
+    parts = tokens.parse_token(token)
+    rows = callers.in_session(session)
+    view = callers.read_key(rows, parts.public_id) if parts else None
+    now = clock_of(session).now()
+    view = screen_key(view, parts, now=now)
+    if key_needs_touch(view, now):
+        touch_key(session, key_id=view.id, now=now)
+    return key_principal(view, callers.roles_of(rows, view.grants))

@@ -1,4 +1,4 @@
-"""Tables for grants of roles on missions and for API keys."""
+"""Tables for grants of roles on missions, API keys and the short-lived tokens keys buy."""
 
 from __future__ import annotations
 
@@ -61,3 +61,21 @@ class ApiKey(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     revoked_by: uuid.UUID | None = Field(default=None)
+
+
+class ApiKeyToken(SQLModel, table=True):
+    """A bearer token an API key was exchanged for, valid minutes; only its SHA-256 is stored.
+
+    It acts exactly as its key does and only while the key does: revoking or expiring the key,
+    or disabling its owner, ends every token the key was exchanged for.
+    """
+
+    __tablename__ = "api_key_token"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    key_id: uuid.UUID = Field(
+        sa_column=Column(ForeignKey("api_key.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from secops.auth.access.models import ApiKey, Grant
+from secops.auth.access.models import ApiKey, ApiKeyToken, Grant
 from secops.core.principal import Permission, Principal, Role
 from secops.missions.scope import scope
 
@@ -94,6 +96,19 @@ def key_by_public_id(session: Session, public_id: str) -> ApiKey | None:
     return session.exec(select(ApiKey).where(ApiKey.public_id == public_id)).first()
 
 
+def touch_key(session: Session, *, key_id: uuid.UUID, at: datetime) -> None:
+    """Move a key's ``last_used_at`` forward to ``at`` (never back)."""
+    session.execute(
+        update(ApiKey)
+        .where(
+            col(ApiKey.id) == key_id,
+            (col(ApiKey.last_used_at).is_(None)) | (col(ApiKey.last_used_at) < at),
+        )
+        .values(last_used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def get_key(session: Session, key_id: uuid.UUID) -> ApiKey | None:
     """One key by id, whatever its state."""
     return session.get(ApiKey, key_id)
@@ -117,3 +132,21 @@ def all_keys(session: Session, *, include_revoked: bool) -> Sequence[ApiKey]:
     if not include_revoked:
         query = query.where(col(ApiKey.revoked_at).is_(None))
     return session.exec(query.order_by(col(ApiKey.created_at).desc(), col(ApiKey.id))).all()
+
+
+def delete_expired_key_tokens(session: Session, *, key_id: uuid.UUID, now: datetime) -> None:
+    """Forget a key's tokens that have expired (they no longer authenticate anyone)."""
+    session.execute(
+        delete(ApiKeyToken)
+        .where(col(ApiKeyToken.key_id) == key_id, col(ApiKeyToken.expires_at) <= now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def live_key_tokens(session: Session, *, key_id: uuid.UUID, now: datetime) -> Sequence[ApiKeyToken]:
+    """A key's tokens that have not expired, soonest expiry first."""
+    # unscoped: a key's own tokens; the caller is that key.
+    query = select(ApiKeyToken).where(
+        ApiKeyToken.key_id == key_id, col(ApiKeyToken.expires_at) > now
+    )
+    return session.exec(query.order_by(col(ApiKeyToken.expires_at))).all()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from secops.auth.access import service
+from secops.auth.access import exchange, service
 from secops.auth.access.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -16,13 +16,15 @@ from secops.auth.access.schemas import (
     GrantCreate,
     GrantList,
     GrantRead,
+    KeyTokenIssued,
 )
-from secops.auth.deps import CanAdminUsers, CurrentPerson
-from secops.core.db import DbSession
+from secops.auth.deps import CanAdminUsers, CurrentPerson, ExchangingKey
+from secops.core.db import DbSession, clock_of
 from secops.core.errors import (
     Conflict,
     NotFound,
     StepUpRequired,
+    TooManyRequests,
     problems,
 )
 
@@ -87,6 +89,21 @@ def create_api_key(
         days=body.days,
     )
     return ApiKeyCreated(**ApiKeyRead.of(key).model_dump(), token=token)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, responses=problems(TooManyRequests))
+def exchange_api_key(session: DbSession, principal: ExchangingKey) -> KeyTokenIssued:
+    """Exchange the API key you send for a bearer token that works for 15 minutes.
+
+    The token acts as the key does and stops with it: revoke the key and its tokens end too.
+    """
+    issued, token = exchange.exchange_api_key(session, principal=principal)
+    remaining = issued.expires_at - clock_of(session).now()
+    return KeyTokenIssued(
+        token=token,
+        expires_at=issued.expires_at,
+        expires_in=max(0, int(remaining.total_seconds())),
+    )
 
 
 @router.get("/apikeys", responses=problems())

@@ -13,10 +13,11 @@ from sqlmodel import Session
 
 from secops.auth.access import repository
 from secops.auth.access.models import Grant
+from secops.auth.callers import LiveGrant, in_session, roles_of
 from secops.core.config import Settings
 from secops.core.db import clock_of, info_of
 from secops.core.errors import Forbidden, StepUpRequired
-from secops.core.principal import EVERYWHERE, MissionSet, Principal, PrincipalKind, Role, union
+from secops.core.principal import EVERYWHERE, MissionSet, Principal, PrincipalKind, Role
 from secops.missions import service as missions_service
 
 
@@ -31,11 +32,17 @@ def grant_reach(session: Session, grant: Grant) -> MissionSet:
 
 def roles_for_user(session: Session, *, user_id: uuid.UUID) -> dict[Role, MissionSet]:
     """Per role, the missions the user's live grants reach; ministry-wide grants → EVERYWHERE."""
-    roles: dict[Role, MissionSet] = {}
-    for grant in repository.live_grants_of(session, user_id=user_id):
-        role = Role(grant.role)
-        roles[role] = union(roles.get(role, frozenset()), grant_reach(session, grant))
-    return roles
+    grants = [
+        LiveGrant(
+            id=grant.id,
+            role=Role(grant.role),
+            mission_id=grant.mission_id,
+            include_children=grant.include_children,
+        )
+        for grant in repository.live_grants_of(session, user_id=user_id)
+    ]
+    # The request path derives roles the same way, from grants read with the session row.
+    return roles_of(in_session(session), grants)
 
 
 def require_person(principal: Principal) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -131,3 +131,12 @@ class ApiKeyList(BaseModel):
     """Keys the caller owns (or administers, when asked)."""
 
     items: list[ApiKeyRead]
+
+
+class KeyTokenIssued(BaseModel):
+    """A bearer token for the key that asked, shown once; it ends with the key, or sooner."""
+
+    token: str = Field(description="Send it as 'Authorization: Bearer …' instead of the key.")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, no secret
+    expires_at: datetime
+    expires_in: int = Field(description="Seconds until the token expires.")

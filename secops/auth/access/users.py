@@ -15,11 +15,3 @@ def user_exists(session: Session, user_id: uuid.UUID, *, active_only: bool = Fal
     if user is None:
         return False
     return not active_only or user.status == UserStatus.ACTIVE
-
-
-def active_user_name(session: Session, user_id: uuid.UUID) -> str | None:
-    """The username of an active user; None when missing or disabled."""
-    user = session.get(User, user_id)
-    if user is None or user.status != UserStatus.ACTIVE:
-        return None
-    return user.username

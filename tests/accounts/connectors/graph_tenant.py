@@ -1,4 +1,4 @@
-"""A Microsoft Graph tenant behind respx: the token endpoint and four reads, each overridable."""
+"""A Microsoft Graph tenant behind respx: the token endpoint and every read, each overridable."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 import httpx
 import respx
 
-from secops.accounts.connectors import graph
+from secops.accounts.connectors import graph, graph_policies
 from tests.accounts.connectors import payloads as p
 
 REGISTRATION_PAGE_2 = f"{graph.REGISTRATION_URL}?$skiptoken=page-2"
 USERS_PAGE_2 = f"{graph.GRAPH}/users?$select=id&$skiptoken=users-2"
+BREAK_GLASS_MEMBERS = (
+    f"{graph.GRAPH}/groups/{p.BREAK_GLASS_GROUP}/transitiveMembers/microsoft.graph.user?$select=id"
+)
 
 
 def default_registrations() -> list[list[dict[str, Any]]]:
@@ -65,6 +68,24 @@ class GraphTenant:
             p.permission_grant("grant-press", "Principal", p.PRESS, "Mail.Send offline_access"),
         ]
     )
+    # One policy requires MFA of everyone but the break-glass group (the clerk is in it).
+    policies: list[dict[str, Any]] | httpx.Response = field(
+        default_factory=lambda: [
+            p.ca_policy(
+                "9c1e3b2a-0000-4000-8000-0000000000c1",
+                "Require MFA for all users",
+                exclude_groups=[p.BREAK_GLASS_GROUP],
+            )
+        ]
+    )
+    break_glass: list[dict[str, Any]] | httpx.Response = field(
+        default_factory=lambda: p.directory_members(p.CLERK)
+    )
+    methods: dict[str, Any] | httpx.Response = field(
+        default_factory=lambda: p.methods_policy(
+            Fido2="enabled", MicrosoftAuthenticator="enabled", Sms="enabled", Email="disabled"
+        )
+    )
     token: httpx.Response = field(default_factory=lambda: httpx.Response(200, json=p.graph_token()))
 
     def mount(self, router: respx.MockRouter) -> dict[str, respx.Route]:
@@ -79,6 +100,13 @@ class GraphTenant:
             "grants": _single(router, graph.GRANTS_URL, self.grants),
             "apps": router.get(url__startswith=f"{graph.GRAPH}/servicePrincipals/").respond(
                 200, json=p.service_principal()
+            ),
+            "policies": _single(router, graph_policies.CA_POLICIES_URL, self.policies),
+            "break_glass": _single(router, BREAK_GLASS_MEMBERS, self.break_glass),
+            "methods": router.get(graph_policies.AUTH_METHODS_URL).mock(
+                return_value=self.methods
+                if isinstance(self.methods, httpx.Response)
+                else httpx.Response(200, json=self.methods)
             ),
         }
 

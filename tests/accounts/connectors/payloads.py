@@ -299,3 +299,105 @@ def usage_page(rows: list[dict[str, Any]], next_token: str | None = None) -> dic
     if next_token is not None:
         body["nextPageToken"] = next_token
     return body
+
+
+BREAK_GLASS_GROUP = "0a0a0a0a-0000-4000-8000-00000000000a"
+MFA_STRENGTH = "00000000-0000-0000-0000-000000000002"
+
+
+def ca_policy(
+    policy_id: str,
+    name: str,
+    *,
+    state: str = "enabled",
+    include_users: list[str] | None = None,
+    exclude_users: list[str] | None = None,
+    exclude_groups: list[str] | None = None,
+    exclude_roles: list[str] | None = None,
+    include_applications: list[str] | None = None,
+    controls: list[str] | None = None,
+    operator: str = "OR",
+    strength: str | None = None,
+    locations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``conditionalAccessPolicy`` as ``GET /identity/conditionalAccess/policies`` lists it."""
+    return {
+        "id": policy_id,
+        "displayName": name,
+        "createdDateTime": "2025-06-02T08:00:00Z",
+        "modifiedDateTime": None,
+        "state": state,
+        "sessionControls": None,
+        "conditions": {
+            "signInRiskLevels": [],
+            "userRiskLevels": [],
+            "clientAppTypes": ["all"],
+            "platforms": None,
+            "locations": locations,
+            "applications": {
+                "includeApplications": include_applications or ["All"],
+                "excludeApplications": [],
+                "includeUserActions": [],
+            },
+            "users": {
+                "includeUsers": include_users or ["All"],
+                "excludeUsers": exclude_users or [],
+                "includeGroups": [],
+                "excludeGroups": exclude_groups or [],
+                "includeRoles": [],
+                "excludeRoles": exclude_roles or [],
+            },
+        },
+        "grantControls": {
+            "operator": operator,
+            "builtInControls": ["mfa"] if controls is None else controls,
+            "customAuthenticationFactors": [],
+            "termsOfUse": [],
+            "authenticationStrength": None
+            if strength is None
+            else {"id": strength, "displayName": "Multifactor authentication"},
+        },
+    }
+
+
+def directory_members(*user_ids: str) -> list[dict[str, Any]]:
+    """Users as ``/groups/{id}/transitiveMembers/microsoft.graph.user`` lists them."""
+    return [
+        {"@odata.type": "#microsoft.graph.user", "id": user_id, "displayName": None}
+        for user_id in user_ids
+    ]
+
+
+def methods_policy(**states: str) -> dict[str, Any]:
+    """``GET /policies/authenticationMethodsPolicy`` with the given configuration states."""
+    return {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#authenticationMethodsPolicy",
+        "id": "authenticationMethodsPolicy",
+        "displayName": "Authentication Methods Policy",
+        "lastModifiedDateTime": "2026-01-02T10:47:26.6044384Z",
+        "policyVersion": "1.5",
+        "registrationEnforcement": {
+            "authenticationMethodsRegistrationCampaign": {
+                "snoozeDurationInDays": 1,
+                "state": "default",
+                "excludeTargets": [],
+                "includeTargets": [
+                    {
+                        "id": "all_users",
+                        "targetType": "group",
+                        "targetedAuthenticationMethod": "microsoftAuthenticator",
+                    }
+                ],
+            }
+        },
+        "authenticationMethodConfigurations": [
+            {
+                "@odata.type": f"#microsoft.graph.{method[0].lower()}{method[1:]}"
+                "AuthenticationMethodConfiguration",
+                "id": method,
+                "state": state,
+                "includeTargets": [{"targetType": "group", "id": "all_users"}],
+            }
+            for method, state in states.items()
+        ],
+    }

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import SQLModel
 
-from secops.accounts.io import fastinsert
+from secops.accounts.io import fastinsert, ids, tables
 from secops.accounts.models import Affiliation, MfaStrength, Platform
 from secops.core.db import SessionFactory
 from tests.factories.missions import Ministry
@@ -95,3 +95,21 @@ def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
         fastinsert._utc(datetime(2025, 1, 1))  # noqa: DTZ001 - the case under test
     assert fastinsert._utc(WHEN).tzinfo is UTC
+
+
+def test_the_import_names_every_column_of_every_table_it_writes() -> None:
+    for name, names in tables.COLUMNS.items():
+        columns = SQLModel.metadata.tables[name].columns
+        assert sorted(names) == sorted(c.name for c in columns), name
+
+
+def test_bulk_ids_are_random_version_4_uuids_handed_out_in_order() -> None:
+    drawn = ids.ordered_ids(500)
+    hexed = ids.ordered_hex_ids(500)
+
+    assert drawn == sorted(drawn)
+    assert hexed == sorted(hexed)
+    assert len(set(drawn)) == len(drawn)
+    assert {(u.version, u.variant) for u in drawn} == {(4, uuid.RFC_4122)}
+    assert {(uuid.UUID(h).version, uuid.UUID(h).variant) for h in hexed} == {(4, uuid.RFC_4122)}
+    assert ids.ordered_ids(500) != drawn

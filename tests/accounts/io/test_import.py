@@ -7,9 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, func, select
 
+from secops.accounts.io import bulk, repository
 from secops.accounts.models import (
     Account,
     AccountAdmin,
@@ -416,3 +418,61 @@ def test_json_bodies_are_accepted_with_their_content_type(
 
     assert report["accounts"]["created"] == 1
     assert unknown.status_code == 400
+
+
+def test_a_key_taken_by_another_writer_meanwhile_is_a_conflict_and_stores_nothing(
+    client: TestClient,
+    ministry: Ministry,
+    admin: Principal,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    imported(client, csv_file(HEADER, "x,@taken,HQ,mission,institutional"))
+    # The planner reads the stored keys before another writer's account is committed.
+    monkeypatch.setattr(repository, "accounts_by_handle", lambda _session, _keys: {})
+
+    response = post_file(
+        client,
+        csv_file(HEADER, "x,@fresh,HQ,mission,institutional", "x,@taken,HQ,mission,institutional"),
+    )
+
+    assert response.status_code == 409
+    assert "at the same time" in response.json()["detail"]
+    assert count(sessions, Account) == 1
+
+
+def test_an_import_written_in_several_batches_stores_every_row_and_fact(
+    client: TestClient,
+    ministry: Ministry,
+    admin: Principal,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    rows = [f"x,@batch{n},HQ,mission,institutional,fido2,r{n}@mfa.example" for n in range(5)]
+
+    report = imported(client, csv_file(HEADER + ",mfa_methods,recovery_email", *rows))
+
+    assert report["accounts"]["created"] == 5
+    assert count(sessions, Account) == 5
+    assert count(sessions, AccountMfaMethod) == 5
+    assert count(sessions, AccountRecovery) == 5
+    assert account(sessions, "batch4").mfa_strength == MfaStrength.PHISHING_RESISTANT
+
+
+def test_a_conflict_in_a_later_batch_stores_nothing_from_the_earlier_ones(
+    client: TestClient,
+    ministry: Ministry,
+    admin: Principal,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    imported(client, csv_file(HEADER, "x,@taken,HQ,mission,institutional"))
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    monkeypatch.setattr(repository, "accounts_by_handle", lambda _session, _keys: {})
+    rows = [f"x,@early{n},HQ,mission,institutional" for n in range(4)]
+
+    response = post_file(client, csv_file(HEADER, *rows, "x,@taken,HQ,mission,institutional"))
+
+    assert response.status_code == 409
+    assert count(sessions, Account) == 1

@@ -1,0 +1,1 @@
+"""The policy engine: policies/*.yaml checked against the inventory; findings, waivers, scores."""

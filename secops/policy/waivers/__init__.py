@@ -1,0 +1,1 @@
+"""Waivers: time-boxed, four-eyes exceptions to a rule, applied when results are read."""
