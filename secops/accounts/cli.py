@@ -6,7 +6,6 @@ would see there. An account is named by its id or as ``platform:handle`` (``x:@E
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -22,16 +21,16 @@ from secops.accounts.models import (
     CredentialStorage,
     PhoneOwner,
     Platform,
-    normalise_handle,
 )
+from secops.accounts.refs import account_id as _account_id
 from secops.core.client import ApiClient
 from secops.core.console import JsonOption, fail, print_json
+from secops.missions.refs import mission_id as _mission_id
 
 app = typer.Typer(no_args_is_help=True)
 
 BASE = "/api/v1/accounts"
 PEOPLE = "/api/v1/people"
-MISSIONS = "/api/v1/missions"
 
 
 class YesNo(StrEnum):
@@ -46,35 +45,10 @@ class YesNo(StrEnum):
         return {"yes": True, "no": False}.get(self.value)
 
 
-def _mission_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        found = client.get(MISSIONS, code=ref.strip().upper())
-    if not found["items"]:
-        fail(f"mission not found: no mission with code {ref.strip().upper()} that you can see")
-    return str(found["items"][0]["id"])
-
-
 def _person_id(client: ApiClient, email: str) -> str:
     found = client.get(PEOPLE, email=email.strip().lower())
     if not found["items"]:
         fail(f"no person with e-mail {email.strip()} on your missions")
-    return str(found["items"][0]["id"])
-
-
-def _account_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        pass
-    platform_name, sep, handle = ref.partition(":")
-    if not sep or platform_name not in set(Platform):
-        fail("name the account by its id or as platform:handle, e.g. x:@EmbParis")
-    platform = Platform(platform_name)
-    found = client.get(BASE, platform=platform.value, handle=normalise_handle(platform, handle))
-    if not found["items"]:
-        fail(f"no account {ref} on your missions")
     return str(found["items"][0]["id"])
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import typer
 
-from secops.accounts.models import Platform, normalise_handle
+from secops.accounts.refs import account_id as _account_id
 from secops.core.client import ApiClient
 from secops.core.console import JsonOption, fail, print_json
+from secops.missions.refs import mission_id as _mission_id
 from secops.policy import cli_render as render
 from secops.policy import validate_cli
 from secops.policy.outcomes import Change, ResultStatus
@@ -26,21 +27,10 @@ validate_cli.register(app)
 
 API = "/api/v1"
 RUNS = f"{API}/policy/runs"
-MISSIONS = f"{API}/missions"
 ACCOUNTS = f"{API}/accounts"
 
 PolicyOption = typer.Option(None, "--policy", help="Policy id (needed when several are loaded).")
 RunOption = typer.Option(None, "--run", help="Run id or number; default: the newest.")
-
-
-def _mission_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        found = client.get(MISSIONS, code=ref.strip().upper())
-    if not found["items"]:
-        fail(f"mission not found: no mission with code {ref.strip().upper()} that you can see")
-    return str(found["items"][0]["id"])
 
 
 def _run_id(client: ApiClient, ref: str) -> str:
@@ -54,21 +44,6 @@ def _run_id(client: ApiClient, ref: str) -> str:
     found = client.get(RUNS, seq=int(number))
     if not found["items"]:
         fail(f"no run {number} that covered your missions")
-    return str(found["items"][0]["id"])
-
-
-def _account_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        pass
-    platform_name, sep, handle = ref.partition(":")
-    if not sep or platform_name not in set(Platform):
-        fail("name the account by its id or as platform:handle, e.g. x:@EmbParis")
-    platform = Platform(platform_name)
-    found = client.get(ACCOUNTS, platform=platform.value, handle=normalise_handle(platform, handle))
-    if not found["items"]:
-        fail(f"no account {ref} on your missions")
     return str(found["items"][0]["id"])
 
 

@@ -17,17 +17,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from secops.accounts.models import Platform, normalise_handle
+from secops.accounts.refs import account_id as _account_id
 from secops.core.client import ApiClient
 from secops.core.clock import Clock, SystemClock
 from secops.core.console import JsonOption, fail, print_json, stdout
+from secops.missions.refs import mission_id as _mission_id
 from secops.policy.waivers.models import WaiverState
 
 app = typer.Typer(no_args_is_help=True)
 
 BASE = "/api/v1/policy/waivers"
-MISSIONS = "/api/v1/missions"
-ACCOUNTS = "/api/v1/accounts"
 LIST_COLUMNS = ("id", "rule", "mission", "scope", "state", "expires", "requested by", "approved by")
 _DAYS = re.compile(r"^\s*(\d{1,4})\s*d\s*$", re.IGNORECASE)
 
@@ -45,31 +44,6 @@ def parse_expiry(text: str, now: datetime) -> datetime:
     except ValueError:
         fail("--expires: give a date (2026-06-30), a time (2026-06-30T12:00Z) or days (90d)")
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _mission_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        found = client.get(MISSIONS, code=ref.strip().upper())
-    if not found["items"]:
-        fail(f"mission not found: no mission with code {ref.strip().upper()} that you can see")
-    return str(found["items"][0]["id"])
-
-
-def _account_id(client: ApiClient, ref: str) -> str:
-    try:
-        return str(uuid.UUID(ref))
-    except ValueError:
-        pass
-    platform_name, sep, handle = ref.partition(":")
-    if not sep or platform_name not in set(Platform):
-        fail("name the account by its id or as platform:handle, e.g. x:@EmbParis")
-    platform = Platform(platform_name)
-    found = client.get(ACCOUNTS, platform=platform.value, handle=normalise_handle(platform, handle))
-    if not found["items"]:
-        fail(f"no account {ref} on your missions")
-    return str(found["items"][0]["id"])
 
 
 def _waiver_id(ref: str) -> str:
