@@ -12,10 +12,10 @@ from secops import __version__
 from secops.accounts.connectors.routes import router as connectors_router
 from secops.accounts.io_routes import IMPORT_PATH
 from secops.accounts.io_routes import router as accounts_io_router
-from secops.accounts.routes import router as accounts_router
+from secops.accounts.routes import routers as accounts_routers
 from secops.audit.routes import router as audit_router
 from secops.auth.access.routes import router as access_router
-from secops.auth.routes import router as auth_router
+from secops.auth.routes import routers as auth_routers
 from secops.core.clock import Clock, SystemClock
 from secops.core.config import Settings, refuse_unsafe_production
 from secops.core.health import router as health_router
@@ -27,12 +27,25 @@ from secops.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from secops.core.problems import install_problem_handlers
+from secops.core.routing import add_routes
 from secops.core.runtime import Runtime
 from secops.missions.routes import router as missions_router
-from secops.policy.routes import router as policy_router
+from secops.policy.routes import routers as policy_routers
 from secops.policy.waivers.routes import router as waivers_router
 
 API_PREFIX = "/api/v1"
+# Every domain's routes, in the order Starlette tries them.
+API_ROUTERS: tuple[APIRouter, ...] = (
+    *auth_routers,
+    access_router,
+    missions_router,
+    audit_router,
+    accounts_io_router,
+    *accounts_routers,
+    connectors_router,
+    *policy_routers,
+    waivers_router,
+)
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details.",
@@ -88,18 +101,8 @@ def create_app(
     app.state.engine = runtime.engine
     install_problem_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth_router)
-    api.include_router(access_router)
-    api.include_router(missions_router)
-    api.include_router(audit_router)
-    api.include_router(accounts_io_router)
-    api.include_router(accounts_router)
-    api.include_router(connectors_router)
-    api.include_router(policy_router)
-    api.include_router(waivers_router)
-    app.include_router(health_router)
-    app.include_router(api)
+    add_routes(app, [health_router])
+    add_routes(app, API_ROUTERS, prefix=API_PREFIX)
 
     # Added innermost first: the last one added is the outermost.
     app.add_middleware(LastResortMiddleware)

@@ -35,7 +35,6 @@ from secops.core.errors import (
 )
 from secops.core.etag import etag_for
 
-router = APIRouter()
 accounts = APIRouter(prefix="/accounts", tags=["accounts"])
 people = APIRouter(prefix="/people", tags=["people"])
 
@@ -188,5 +187,5 @@ def update_person(
     return PersonRead.model_validate(person)
 
 
-router.include_router(accounts)
-router.include_router(people)
+# The application adds these one route at a time (``core.routing``), in this order.
+routers = (accounts, people)

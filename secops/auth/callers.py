@@ -19,8 +19,8 @@ from sqlalchemy import and_, bindparam, select
 from sqlmodel import Session, col
 
 from secops.auth.access.models import ApiKey, ApiKeyToken, Grant
-from secops.auth.inline import InlineReader
 from secops.auth.models import User, UserSession, UserStatus
+from secops.core.inline import InlineReader
 from secops.core.principal import EVERYWHERE, MissionSet, Role, union
 from secops.missions.models import Mission
 

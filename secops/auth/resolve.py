@@ -16,13 +16,14 @@ from datetime import datetime
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
-from secops.auth import atomic, callers, inline, sessions, tokens
+from secops.auth import atomic, callers, sessions, tokens
 from secops.auth.access import apikeys, exchange
 from secops.auth.access import tokens as key_tokens
 from secops.auth.callers import KeyView, Rows, SessionView
-from secops.auth.inline import InlineReader
 from secops.auth.outcomes import settle
+from secops.core import inline
 from secops.core.db import clock_of
+from secops.core.inline import InlineReader
 from secops.core.principal import MissionSet, Principal, PrincipalKind, Role
 
 Roles = dict[Role, MissionSet]

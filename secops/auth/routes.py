@@ -43,7 +43,6 @@ from secops.core.errors import (
     ValidationFailed,
 )
 
-router = APIRouter()
 auth = APIRouter(prefix="/auth", tags=["auth"])
 
 
@@ -199,5 +198,5 @@ def complete_bootstrap(body: BootstrapRequest, session: DbSession) -> SessionIss
     return issued_view(session, settle(session, outcome))
 
 
-router.include_router(auth)
-router.include_router(users_router)
+# The application adds these one route at a time (``core.routing``), in this order.
+routers = (auth, users_router)

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, Final
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from secops.core.errors import BadRequest, NotFound
+from secops.core.inline import InlineReader
 from secops.core.pagination import clamp_limit, decode_cursor, encode_cursor
 from secops.core.principal import Permission, Principal
+from secops.missions import scope as scoping
 from secops.missions.models import Mission
 from secops.missions.schemas import MissionFilters
 from secops.missions.scope import scope
 
 NOT_FOUND = "No such mission."
+
+_MISSION = Mission.__table__  # type: ignore[attr-defined]
+# unscoped: a read by id on the event loop; ``read`` lets the row through ``scope.visible``.
+BY_ID: Final = sa_select(*_MISSION.columns).where(_MISSION.c.id == bindparam("mission_id"))
 
 
 def find(
@@ -35,6 +43,18 @@ def find(
         # Writers queue on the row (PostgreSQL); SQLite already serialises every writer.
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.exec(query).one_or_none()
+
+
+async def read(
+    reader: InlineReader,
+    principal: Principal,
+    mission_id: uuid.UUID,
+    *,
+    permission: Permission = Permission.MISSIONS_READ,
+) -> Any | None:
+    """The mission's row (attributes named as ``Mission``'s) if visible to ``principal``."""
+    rows = await reader.fetch(BY_ID, {"mission_id": mission_id})
+    return scoping.visible(rows[0] if rows else None, principal, permission, "id")
 
 
 def get(

@@ -72,12 +72,15 @@ def create_mission(
 
 
 @router.get("/{mission_id}", responses=problems(NotFound))
-def get_mission(
+async def get_mission(
     mission_id: uuid.UUID, response: Response, session: DbSession, principal: CanReadMissions
 ) -> MissionRead:
     """One mission, with its ETag."""
-    mission = mission_service.get(session=session, principal=principal, mission_id=mission_id)
-    return _read(mission, response)
+    mission = await mission_service.read(
+        session=session, principal=principal, mission_id=mission_id
+    )
+    response.headers["ETag"] = etag_for(mission.version)
+    return mission
 
 
 @router.patch(

@@ -16,7 +16,7 @@ from sqlmodel import col
 from secops.core.principal import Everywhere, Permission, Principal
 from secops.missions.hierarchy import descendants, expand
 
-__all__ = ["descendants", "expand", "mission_condition", "scope"]
+__all__ = ["descendants", "expand", "mission_condition", "scope", "visible"]
 
 
 class Filterable(Protocol):
@@ -56,3 +56,17 @@ def scope(
     if condition is None:
         return statement
     return statement.where(condition)
+
+
+def visible(row: Any | None, principal: Principal, permission: Permission, key: str) -> Any | None:
+    """``row`` if ``mission_condition`` would have let it through, else None.
+
+    The row-level form of ``scope``, for a row read by its id with a statement built once at
+    import (``core.inline``): its SQL cannot carry the caller's missions. ``key`` names the
+    row's mission-id attribute. The answer is the one ``scope`` gives: a principal holding the
+    permission everywhere sees every row (a NULL mission included); anyone else sees the rows
+    of the missions they reach, and a refused row is as absent as a missing one.
+    """
+    if row is None or not principal.can(permission, getattr(row, key)):
+        return None
+    return row

@@ -33,7 +33,6 @@ from secops.policy.schemas import (
 CanReadPolicy = Annotated[Principal, requires(Permission.POLICY_READ)]
 CanRunPolicy = Annotated[Principal, requires(Permission.POLICY_RUN)]
 
-router = APIRouter()
 policies = APIRouter(prefix="/policies", tags=["policy"])
 policy = APIRouter(prefix="/policy", tags=["policy"])
 accounts = APIRouter(prefix="/accounts", tags=["policy"])
@@ -186,6 +185,5 @@ def diff(
     )
 
 
-router.include_router(policies)
-router.include_router(policy)
-router.include_router(accounts)
+# The application adds these one route at a time (``core.routing``), in this order.
+routers = (policies, policy, accounts)

@@ -1,12 +1,13 @@
-"""The event loop's credential reader: committed rows only, same answers as SQLAlchemy, released."""
+"""The event loop's reader: committed rows only, the same answers as SQLAlchemy, released."""
 
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from secops.auth import callers, inline, tokens
+from secops.auth import callers, tokens
 from secops.auth.models import User
+from secops.core import inline
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
 from secops.core.principal import Role

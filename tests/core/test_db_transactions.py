@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, insert, text
 from sqlmodel import select
 
-from secops.auth import inline
 from secops.auth.models import SignInThrottle
+from secops.core import inline
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory, has_writes
 from secops.missions.models import Mission

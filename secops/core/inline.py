@@ -1,9 +1,9 @@
-"""The connection that reads a caller's credential on the event loop, for every request.
+"""Reads on the event loop: the caller's credential on every request, and single rows by id.
 
-That read is one indexed SELECT. On the request's pooled session it would cost a threadpool hop
-and, on SQLite, a ``BEGIN IMMEDIATE`` that may queue behind a writer. Here it runs in autocommit
-on a connection of its own: no pool checkout, no transaction. Each call is a single statement,
-so it reads one consistent snapshot of committed rows.
+Each is one indexed SELECT. On the request's pooled session it would cost a threadpool hop, the
+ORM's per-statement machinery and, on SQLite, a ``BEGIN IMMEDIATE`` that may queue behind a
+writer. Here it runs in autocommit on a connection of its own: no pool checkout, no transaction.
+Each call is a single statement, so it reads one consistent snapshot of committed rows.
 
 ``fetch`` is what requests use. On SQLite it reads the local file inline (a WAL reader never
 waits for a writer). On PostgreSQL it awaits psycopg's asynchronous connection, so the event
@@ -11,8 +11,10 @@ loop keeps serving other requests during the round trip, and a database that sto
 stalls only the requests that need it. ``rows`` is the same read, blocking, for code that is
 not on the event loop.
 
-The statements are compiled once per database and sent straight to the driver, with SQLAlchemy's
-own type conversions applied to parameters and results.
+The statements are built once at import, compiled once per database and sent straight to the
+driver, with SQLAlchemy's own type conversions applied to parameters and results. A statement
+whose SQL depends on its values (an expanding IN list) is not for this reader: callers filter
+by mission on the row they got back (``missions.scope.visible``).
 """
 
 from __future__ import annotations
