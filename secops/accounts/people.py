@@ -17,6 +17,7 @@ from secops.accounts.models import Person, PersonStatus
 from secops.accounts.results import UpsertOutcome, UpsertResult
 from secops.accounts.schemas import PersonCreate, PersonPage, PersonRead, PersonUpdate
 from secops.audit import service as audit_service
+from secops.core import inline
 from secops.core.db import clock_of
 from secops.core.errors import Conflict, Forbidden, NotFound
 from secops.core.etag import require_if_match
@@ -33,6 +34,16 @@ def duplicate_email() -> Conflict:
         "Another person already uses this e-mail address (field: email).",
         extra={"errors": [{"loc": ["body", "email"], "msg": "already in use", "type": "unique"}]},
     )
+
+
+async def read_person(
+    session: Session, *, principal: Principal, person_id: uuid.UUID
+) -> PersonRead:
+    """A person on one of the caller's missions, as the API shows them, read on the event loop."""
+    row = await repository.read_person(inline.reader_for(session), principal, person_id)
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return PersonRead.model_validate(row)
 
 
 def get_person(session: Session, *, principal: Principal, person_id: uuid.UUID) -> Person:

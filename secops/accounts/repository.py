@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, func, null, or_, select
+from sqlalchemy import Row, bindparam, func, null, or_, select
 from sqlmodel import Session, col
 
 from secops.accounts.filters import (
@@ -41,10 +41,11 @@ from secops.accounts.models import (
     normalise_handle,
 )
 from secops.core.errors import NotFound
+from secops.core.inline import InlineReader
 from secops.core.pagination import clamp_limit
 from secops.core.principal import Permission, Principal
 from secops.missions.models import Mission
-from secops.missions.scope import scope
+from secops.missions.scope import fetch_visible, scope
 
 MISSION_NOT_FOUND = "Mission not found, or not one of yours."
 READ = Permission.ACCOUNTS_READ
@@ -79,6 +80,24 @@ def mission_by_id(
 
 
 # -- people ---------------------------------------------------------------------------------
+
+
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+# unscoped: a read by id on the event loop; ``read_person`` lets the row through ``visible``.
+PERSON_BY_ID: Final = select(*_PERSON.columns).where(_PERSON.c.id == bindparam("person_id"))
+
+
+async def read_person(
+    reader: InlineReader,
+    principal: Principal,
+    person_id: uuid.UUID,
+    *,
+    permission: Permission = READ,
+) -> Any | None:
+    """The person's row (attributes named as ``Person``'s) if on a mission the caller reaches."""
+    return await fetch_visible(
+        reader, PERSON_BY_ID, {"person_id": person_id}, principal, permission, "mission_id"
+    )
 
 
 def get_person(

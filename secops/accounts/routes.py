@@ -161,13 +161,13 @@ def create_person(
 
 
 @people.get("/{person_id}", responses=problems(NotFound))
-def get_person(
+async def get_person(
     person_id: uuid.UUID, response: Response, session: DbSession, principal: CanReadAccounts
 ) -> PersonRead:
     """One person, with their ETag."""
-    person = service.get_person(session, principal=principal, person_id=person_id)
+    person = await service.read_person(session, principal=principal, person_id=person_id)
     _tagged(response, person.version)
-    return PersonRead.model_validate(person)
+    return person
 
 
 @people.patch("/{person_id}", responses=problems(*CHANGE_PROBLEMS))

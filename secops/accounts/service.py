@@ -29,6 +29,7 @@ People (``people.py``, re-exported here)::
     update_person(session, *, principal, person_id, changes: PersonUpdate,
                   if_match: str | None) -> Person
     get_person(session, *, principal, person_id) -> Person
+    read_person(session, *, principal, person_id) -> PersonRead   (async, on the event loop)
     find_person_by_email(session, *, principal, email: str) -> Person | None
     list_people(session, *, principal, filters: PersonFilters, cursor=None,
                 limit=None) -> PersonPage
@@ -84,6 +85,7 @@ from secops.accounts.people import (
     find_person_by_email,
     get_person,
     list_people,
+    read_person,
     update_person,
     upsert_person,
 )
@@ -103,6 +105,7 @@ __all__ = [
     "get_person",
     "list_accounts",
     "list_people",
+    "read_person",
     "refresh_summaries",
     "replace_admins",
     "replace_apps",

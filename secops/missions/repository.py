@@ -53,8 +53,9 @@ async def read(
     permission: Permission = Permission.MISSIONS_READ,
 ) -> Any | None:
     """The mission's row (attributes named as ``Mission``'s) if visible to ``principal``."""
-    rows = await reader.fetch(BY_ID, {"mission_id": mission_id})
-    return scoping.visible(rows[0] if rows else None, principal, permission, "id")
+    return await scoping.fetch_visible(
+        reader, BY_ID, {"mission_id": mission_id}, principal, permission, "id"
+    )
 
 
 def get(

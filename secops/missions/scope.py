@@ -8,15 +8,17 @@ an error, so lists are empty and single objects are 404 exactly like missing one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import ColumnElement, false
 from sqlmodel import col
 
+from secops.core.inline import InlineReader
 from secops.core.principal import Everywhere, Permission, Principal
 from secops.missions.hierarchy import descendants, expand
 
-__all__ = ["descendants", "expand", "mission_condition", "scope", "visible"]
+__all__ = ["descendants", "expand", "fetch_visible", "mission_condition", "scope", "visible"]
 
 
 class Filterable(Protocol):
@@ -70,3 +72,16 @@ def visible(row: Any | None, principal: Principal, permission: Permission, key: 
     if row is None or not principal.can(permission, getattr(row, key)):
         return None
     return row
+
+
+async def fetch_visible(
+    reader: InlineReader,
+    statement: Any,
+    params: Mapping[str, Any],
+    principal: Principal,
+    permission: Permission,
+    key: str,
+) -> Any | None:
+    """The row ``statement`` reads by primary key, on the event loop, if ``visible``; else None."""
+    rows = await reader.fetch(statement, params)
+    return visible(rows[0] if rows else None, principal, permission, key)

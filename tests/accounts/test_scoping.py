@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from secops.accounts import repository
 from secops.accounts.models import Account, Person
+from secops.accounts.schemas import PersonRead
+from secops.core import inline
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
-from secops.core.principal import Role
+from secops.core.principal import EVERYWHERE, Role
 from tests.accounts.conftest import ACCOUNTS, PEOPLE, new_account, new_person
 from tests.factories.accounts import make_account, make_person
 from tests.factories.auth import grant, login_headers, make_user
-from tests.factories.missions import Ministry
+from tests.factories.missions import Ministry, acting
 
 RANDOM = "00000000-0000-4000-8000-00000000abcd"
 
@@ -215,3 +219,37 @@ def test_moving_a_person_to_an_unwritable_mission_is_refused(
         stored = s.get(Person, person.id)
         assert stored is not None
         assert stored.mission_id == ministry.paris.id
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [
+        {Role.OFFICER: "paris"},
+        {Role.MANAGER: "paris+lyon"},
+        {Role.AUDITOR: "everywhere"},
+        {Role.OFFICER: "none"},
+    ],
+)
+def test_a_person_read_on_the_event_loop_is_what_the_scoped_query_reads(
+    sessions: SessionFactory, ministry: Ministry, objects: dict[str, Any], roles: dict[Role, str]
+) -> None:
+    reach = {
+        "paris": frozenset({ministry.paris.id}),
+        "paris+lyon": frozenset({ministry.paris.id, ministry.lyon.id}),
+        "everywhere": EVERYWHERE,
+        "none": frozenset(),
+    }
+    principal = acting({role: reach[name] for role, name in roles.items()})
+    ids = [objects["paris_person"].id, objects["nairobi_person"].id, uuid.UUID(RANDOM)]
+    session = sessions()
+    try:
+        reader = inline.reader_for(session)
+        for person_id in ids:
+            scoped = repository.get_person(session, principal, person_id)
+            row = asyncio.run(repository.read_person(reader, principal, person_id))
+
+            assert (row is None) == (scoped is None)
+            if scoped is not None:
+                assert PersonRead.model_validate(row) == PersonRead.model_validate(scoped)
+    finally:
+        session.close()
