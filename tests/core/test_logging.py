@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from secops.core import logging as logging_module
 from secops.core.config import Environment, Settings
 from secops.core.logging import configure_logging, get_logger, shared_processors
 from tests.core.probes import PROBE_PREFIX
@@ -225,3 +228,52 @@ def test_development_app_writes_readable_lines(
     err = capsys.readouterr().err
     assert "http.request" in err
     assert not err.lstrip().startswith("{")
+
+
+def _scrub_every_pattern(text: str) -> str:
+    """The redaction with every pattern applied, without the quick look that skips clean text."""
+    for pattern in logging_module.SECRET_VALUE_PATTERNS:
+        text = pattern.sub(logging_module.REDACTED, text)
+    text = logging_module.SECRET_ASSIGNMENT.sub(rf"\1\2{logging_module.REDACTED}", text)
+    return logging_module.CONTROL_CHARS.sub(logging_module._escape_control, text)
+
+
+# Fragments that make the patterns fire, mixed with ordinary text and separators.
+_FRAGMENTS = st.sampled_from(
+    [
+        "secops_s_",
+        "secops_k_",
+        "Bearer ",
+        "bearer\t",
+        "JBSWY3DPEHPK3PXPJBSWY3DP",
+        "ABCDEFGHIJKLMNOPQRSTUVWX",
+        "password=",
+        "Token: ",
+        "api-key=",
+        "ApiKey:",
+        "cookie=",
+        "PASSWD ",
+        "secret",
+        "'quoted value'",
+        "\n",
+        "\u2028",
+        "\x7f",
+        " ",
+        "=",
+        ",",
+        "abc",
+        "xyz123",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(max_size=80), st.lists(_FRAGMENTS, max_size=12).map("".join)))
+def test_the_quick_look_never_changes_what_redaction_gives(text: str) -> None:
+    assert logging_module.scrub_value(text) == _scrub_every_pattern(text)
+
+
+def test_clean_text_comes_back_as_the_same_object() -> None:
+    text = "3fa85f64-5717-4562-b3fc-2c963f66afa6 x/embassy.paris"
+
+    assert logging_module.scrub_value(text) is text
