@@ -31,10 +31,11 @@ from sqlalchemy import delete, insert, select
 import secops.db_models  # noqa: F401 - every table on the metadata
 from secops.accounts import service as accounts_service
 from secops.accounts.filters import AccountFilters
-from secops.accounts.io import fastinsert, importer, tables
+from secops.accounts.io import importer, tables
 from secops.accounts.io.formats import FileFormat
 from secops.accounts.models import AccountKind, AccountTier, CredentialStorage, Platform
 from secops.bench.audit import scratch_database
+from secops.core import fastinsert
 from secops.core.config import Environment, Settings
 from secops.core.console import print_json
 from secops.core.db import metadata

@@ -93,7 +93,7 @@ class Previous:
 
 
 class Encoder(Protocol):
-    """How values reach the driver (``secops.accounts.io.fastinsert.Encoder``)."""
+    """How values reach the driver (``secops.core.fastinsert.Encoder``)."""
 
     uuid: Callable[[Any], Any]
     time: Callable[[Any], Any]

@@ -34,8 +34,8 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from secops.accounts.filters import after_key
-from secops.accounts.io import fastinsert
 from secops.accounts.models import Account
+from secops.core import fastinsert
 from secops.core.principal import Permission, Principal
 from secops.missions.models import Mission
 from secops.missions.scope import scope

@@ -27,7 +27,7 @@ from sqlmodel import Session, SQLModel
 
 from secops.accounts import masking
 from secops.accounts.facts import mfa_summary, oldest_evidence
-from secops.accounts.io import fastinsert, repository
+from secops.accounts.io import repository
 from secops.accounts.io.context import Context
 from secops.accounts.io.factplan import GroupChange
 from secops.accounts.io.plan import AccountPlan, PersonPlan
@@ -35,6 +35,7 @@ from secops.accounts.io.records import ITEMS, AdminItem, AppItem, Group
 from secops.accounts.io.tables import COLUMNS, INVENTORY_TABLES
 from secops.accounts.mfa import strength_of
 from secops.accounts.models import ATTESTED, FactGroup, FactStatus, MfaStrength, Platform
+from secops.core import fastinsert
 from secops.core.crypto import associated_data, seal
 from secops.core.errors import DecryptionFailed
 from secops.core.keyring import KeyUnavailable, keyring_of

@@ -23,13 +23,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from secops.accounts.io import bulk, context, fastinsert, formats, plan, tables, updates
+from secops.accounts.io import bulk, context, formats, plan, tables, updates
 from secops.accounts.io.formats import FileFormat, Mode
 from secops.accounts.io.plan import AccountPlan, PersonPlan, Plan
 from secops.accounts.io.records import Errors, RecordType
 from secops.accounts.io.schemas import MAX_LISTED_ROWS, Counts, ImportReport, RowOutcome
 from secops.accounts.results import UpsertOutcome
 from secops.audit import service as audit_service
+from secops.core import fastinsert
 from secops.core.db import clock_of, new_id
 from secops.core.errors import Conflict, Forbidden, ValidationFailed
 from secops.core.logging import get_logger

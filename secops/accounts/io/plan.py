@@ -11,12 +11,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from secops.accounts.io import ids
 from secops.accounts.io.context import Context, PersonRef, account_key
 from secops.accounts.io.factplan import GroupChange, plan_groups
 from secops.accounts.io.records import AccountRecord, Errors, ParsedFile, PersonRecord, Where
 from secops.accounts.models import Account, AccountStatus, Person, PersonStatus, Platform
 from secops.accounts.results import UpsertOutcome
+from secops.core import ids
 from secops.core.db import new_id
 
 CREATED, UPDATED, UNCHANGED = UpsertOutcome.CREATED, UpsertOutcome.UPDATED, UpsertOutcome.UNCHANGED

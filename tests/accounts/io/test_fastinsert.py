@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import insert, select
 from sqlmodel import SQLModel
 
-from secops.accounts.io import fastinsert, ids, tables
+from secops.accounts.io import tables
 from secops.accounts.models import Affiliation, MfaStrength, Platform
+from secops.core import fastinsert, ids
 from secops.core.db import SessionFactory
 from tests.factories.missions import Ministry
 

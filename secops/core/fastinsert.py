@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlmodel import Session
 
-from secops.accounts.io import ids
+from secops.core import ids
 from secops.core.db import UTCDateTime
 
 Convert = Callable[[Any], Any]
