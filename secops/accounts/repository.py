@@ -83,7 +83,7 @@ def mission_by_id(
 
 
 _PERSON = Person.__table__  # type: ignore[attr-defined]
-# unscoped: a read by id on the event loop; ``read_person`` lets the row through ``visible``.
+# unscoped: a read by id on the event loop; ``read_person`` passes it through ``fetch_visible``.
 PERSON_BY_ID: Final = select(*_PERSON.columns).where(_PERSON.c.id == bindparam("person_id"))
 
 

@@ -15,15 +15,14 @@ from secops.core.errors import BadRequest, NotFound
 from secops.core.inline import InlineReader
 from secops.core.pagination import clamp_limit, decode_cursor, encode_cursor
 from secops.core.principal import Permission, Principal
-from secops.missions import scope as scoping
 from secops.missions.models import Mission
 from secops.missions.schemas import MissionFilters
-from secops.missions.scope import scope
+from secops.missions.scope import fetch_visible, scope
 
 NOT_FOUND = "No such mission."
 
 _MISSION = Mission.__table__  # type: ignore[attr-defined]
-# unscoped: a read by id on the event loop; ``read`` lets the row through ``scope.visible``.
+# unscoped: a read by id on the event loop; ``read`` lets the row through ``fetch_visible``.
 BY_ID: Final = sa_select(*_MISSION.columns).where(_MISSION.c.id == bindparam("mission_id"))
 
 
@@ -53,7 +52,7 @@ async def read(
     permission: Permission = Permission.MISSIONS_READ,
 ) -> Any | None:
     """The mission's row (attributes named as ``Mission``'s) if visible to ``principal``."""
-    return await scoping.fetch_visible(
+    return await fetch_visible(
         reader, BY_ID, {"mission_id": mission_id}, principal, permission, "id"
     )
 
