@@ -46,14 +46,6 @@ async def read_person(
     return PersonRead.model_validate(row)
 
 
-def get_person(session: Session, *, principal: Principal, person_id: uuid.UUID) -> Person:
-    """A person on one of the caller's missions; 404 otherwise."""
-    person = repository.get_person(session, principal, person_id)
-    if person is None:
-        raise NotFound(NOT_FOUND)
-    return person
-
-
 def find_person_by_email(session: Session, *, principal: Principal, email: str) -> Person | None:
     """The visible person with this e-mail address (compared lower-cased), if any."""
     return repository.person_by_email(session, principal, email)

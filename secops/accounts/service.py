@@ -28,7 +28,6 @@ People (``people.py``, re-exported here)::
     create_person(session, *, principal, data: PersonCreate) -> Person
     update_person(session, *, principal, person_id, changes: PersonUpdate,
                   if_match: str | None) -> Person
-    get_person(session, *, principal, person_id) -> Person
     read_person(session, *, principal, person_id) -> PersonRead   (async, on the event loop)
     find_person_by_email(session, *, principal, email: str) -> Person | None
     list_people(session, *, principal, filters: PersonFilters, cursor=None,
@@ -83,7 +82,6 @@ from secops.accounts.facts import (
 from secops.accounts.people import (
     create_person,
     find_person_by_email,
-    get_person,
     list_people,
     read_person,
     update_person,
@@ -102,7 +100,6 @@ __all__ = [
     "find_account",
     "find_person_by_email",
     "get_account",
-    "get_person",
     "list_accounts",
     "list_people",
     "read_person",

@@ -41,9 +41,9 @@ SECRET_VALUE_PATTERNS = (
 )
 # ``password=…`` or ``token: …`` inside prose (exception messages, URLs): keep the name, mask the
 # value. Applied after the patterns above, so ``Authorization: Bearer x`` is already masked whole.
+_SECRET_NAMES = r"password|passwd|secret|token|api[_-]?key|authorization|cookie"  # noqa: S105 - names, not a secret
 SECRET_ASSIGNMENT = re.compile(
-    r"(?i)\b(password|passwd|secret|token|api[_-]?key|authorization|cookie)"
-    r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+    rf"(?i)\b({_SECRET_NAMES})" r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
 )
 # C0 and C1 controls plus the Unicode line and paragraph separators: any of them can start a
 # forged line in a console log or a log viewer.
@@ -65,10 +65,7 @@ def _escape_control(match: re.Match[str]) -> str:
 
 # Every text any pattern above could change contains one of these: most texts (names, ids,
 # handles) contain none, and one search answers for all the patterns.
-SECRET_SUSPECT = re.compile(
-    r"secops_[a-z]_|[A-Z2-7]{24}"
-    r"|(?i:bearer|password|passwd|secret|token|api[_-]?key|authorization|cookie)"
-)
+SECRET_SUSPECT = re.compile(rf"secops_[a-z]_|[A-Z2-7]{{24}}|(?i:bearer|{_SECRET_NAMES})")
 
 
 def scrub_text(text: str) -> str:

@@ -34,9 +34,13 @@ router = APIRouter(prefix="/missions", tags=["missions"])
 IfMatch = Annotated[str | None, Header(description="The ETag you last read.")]
 
 
-def _read(mission: Mission, response: Response) -> MissionRead:
+def _tagged(mission: MissionRead, response: Response) -> MissionRead:
     response.headers["ETag"] = etag_for(mission.version)
-    return MissionRead.model_validate(mission)
+    return mission
+
+
+def _read(mission: Mission, response: Response) -> MissionRead:
+    return _tagged(MissionRead.model_validate(mission), response)
 
 
 @router.get("", responses=problems(BadRequest))
@@ -79,8 +83,7 @@ async def get_mission(
     mission = await mission_service.read(
         session=session, principal=principal, mission_id=mission_id
     )
-    response.headers["ETag"] = etag_for(mission.version)
-    return mission
+    return _tagged(mission, response)
 
 
 @router.patch(
