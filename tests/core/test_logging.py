@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -62,9 +63,15 @@ def send_every_canary(probe: TestClient) -> None:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """Put the suite's JSON logging back after a test that reconfigures it."""
+    """Put the suite's JSON logging back after a test that reconfigures it.
+
+    Back onto the stream it wrote to before: during teardown ``sys.stderr`` may still be the
+    test's ``capsys`` capture, which is closed right after and would break every later log line.
+    """
+    before = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    stream = before[0].stream if before else None
     yield
-    configure_logging(fmt="json", level="info")
+    configure_logging(fmt="json", level="info", stream=stream)
 
 
 def test_no_canary_reaches_the_json_log_output(probe: TestClient, log_output: io.StringIO) -> None:
