@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from secops.audit import chain
 from secops.audit.models import AuditCheckpoint, AuditEvent
+from secops.core.db import hold_write_lock
 from secops.core.principal import Everywhere, Permission, Principal
 
 # Any constant works; it only has to be the same for every writer of this database.
@@ -44,9 +45,8 @@ def lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
     else:
-        # SQLite: every secops transaction starts with BEGIN IMMEDIATE, so this writer holds
-        # the database's write lock as soon as its transaction exists.
-        session.connection()
+        # SQLite: the database's write lock (taken at BEGIN, or now in a deferred session).
+        hold_write_lock(session)
     session.info[_LOCKED_IN] = _innermost(session)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import select
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_BUSY: Final = "The database is busy with another change; nothing was changed. Try again."
 IDLE: Final = TransactionStatus.IDLE
 
 
@@ -101,7 +103,7 @@ _READ_ONLY_TEXT: Final = (
 )
 
 
-# Execution option of a PostgreSQL session whose BEGIN waits for its first write or lock.
+# Execution option of a session whose BEGIN waits for its first write or lock.
 _DEFER_BEGIN: Final = "secops_defer_begin"
 # What makes a SELECT more than a read: a row lock, an advisory lock, a sequence step.
 _LOCKING_READ: Final = re.compile(
@@ -130,13 +132,27 @@ def _pg_on_begin(connection: Connection) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    # Every transaction takes the write lock up front: writers queue on busy_timeout instead of
+    # A transaction takes the write lock up front: writers queue on busy_timeout instead of
     # failing with SQLITE_BUSY when a read transaction tries to upgrade, and the audit chain's
     # appends are serialised. Autocommit connections (single-statement reads) take no lock.
-    # Sent on the driver's connection: it runs on every request and is no statement of its own.
-    if not _is_autocommit(connection):
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+    # A deferred session (a GET) reads in autocommit, each statement from the newest committed
+    # snapshot, so it never waits behind a long write (with WAL a reader never blocks); its
+    # first write or locking read takes the lock then (``_before_statement``), as on
+    # PostgreSQL. Sent on the driver's connection: it runs on every request and is no
+    # statement of its own.
     connection.info[_WROTE] = False
+    if _is_autocommit(connection) or connection.get_execution_options().get(_DEFER_BEGIN):
+        return
+    _begin_immediate(connection.connection.driver_connection)
+
+
+def _begin_immediate(driver: Any) -> None:
+    """Take SQLite's write lock, waiting up to busy_timeout for the writer that holds it."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        # Raised from the driver directly, so SQLAlchemy does not wrap it: a 503, not a 500.
+        raise DatabaseUnavailable(_BUSY) from exc
 
 
 def _drop_if_closed(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
@@ -173,6 +189,39 @@ def _writes(statement: str, context: Any) -> bool:
     return bool(context.isinsert or context.isupdate or context.isdelete or context.isddl)
 
 
+def _locks_rows(context: Any) -> bool:
+    # SQLite renders no FOR UPDATE / FOR SHARE; the compiled statement still says it asked.
+    compiled = None if context is None else context.compiled
+    statement = None if compiled is None else compiled.statement
+    return getattr(statement, "_for_update_arg", None) is not None
+
+
+def _sqlite_begin_if_deferred(connection: Connection, context: Any, wrote: bool) -> None:
+    if not connection.get_execution_options().get(_DEFER_BEGIN) or _is_autocommit(connection):
+        return
+    driver: Any = connection.connection.driver_connection
+    if driver is None or driver.in_transaction:
+        return
+    if wrote or _locks_rows(context):
+        _begin_immediate(driver)
+
+
+def hold_write_lock(session: Session) -> None:
+    """Hold the database's write lock from now until the transaction ends (SQLite).
+
+    For code that reads something and then writes on what it read (the audit chain's head, a
+    run counter, a mission tree check) where PostgreSQL takes an advisory or row lock. An
+    ordinary SQLite transaction took the lock at BEGIN; a deferred one (a GET) takes it here,
+    waiting on busy_timeout for any writer in progress. Does nothing on PostgreSQL.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or _is_autocommit(connection):
+        return
+    driver: Any = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        _begin_immediate(driver)
+
+
 def _before_statement(
     connection: Connection,
     cursor: Any,
@@ -187,7 +236,10 @@ def _before_statement(
     wrote = _writes(statement, context)
     if wrote:
         connection.info[_WROTE] = True
-    if connection.dialect.name != "postgresql" or _is_autocommit(connection):
+    if connection.dialect.name == "sqlite":
+        _sqlite_begin_if_deferred(connection, context, wrote)
+        return
+    if _is_autocommit(connection):
         return
     driver = connection.connection.driver_connection
     if driver is None or not driver.autocommit:
@@ -256,7 +308,7 @@ class SessionFactory:
             event.listen(maker, "after_begin", _remember_connection)
 
     def __call__(self, *, defer_begin: bool = False) -> Session:
-        """A new session; ``defer_begin`` (PostgreSQL): BEGIN only at the first write or lock."""
+        """A new session; ``defer_begin``: BEGIN only at the first write or lock."""
         session = (self._deferred_maker if defer_begin else self._maker)()
         session.info.update(self.info)
         session.info["clock"] = self.clock

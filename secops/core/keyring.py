@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel, select
 
-from secops.core.db import UTCDateTime, clock_of, info_of, new_id
+from secops.core.db import UTCDateTime, clock_of, hold_write_lock, info_of, new_id
 from secops.core.errors import ConfigurationError
 from secops.core.logging import get_logger
 
@@ -294,15 +294,15 @@ class Keyring:
             session.execute(
                 text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": KEYRING_LOCK_KEY}
             )
-        # SQLite: BEGIN IMMEDIATE already serialises every transaction.
+        else:
+            hold_write_lock(session)  # SQLite: the one write lock serialises every writer
 
     def lock_exclusive(self, session: Session) -> None:
         """Rotation holds this while it changes the data_key rows."""
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEYRING_LOCK_KEY})
         else:
-            # Make sure the transaction (and with it SQLite's write lock) has begun.
-            session.execute(text("SELECT 1"))
+            hold_write_lock(session)
 
     def create_data_key(self, session: Session, *, status: DataKeyStatus) -> DataKey:
         """Insert a fresh data key wrapped under the current KEK and cache it."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
+from secops.core.db import hold_write_lock
 from secops.missions.models import Mission, MissionKind, MissionStatus
 
 
@@ -70,8 +71,9 @@ def lock_tree(session: Session) -> None:
 
     Cycle checks and "no active children" checks read other rows than the one they change, so
     row locks alone would let two moves build a cycle together. Mission changes are rare, so
-    one lock for the whole tree costs nothing. SQLite transactions already start with
-    ``BEGIN IMMEDIATE`` and hold the database's only write lock.
+    one lock for the whole tree costs nothing. On SQLite it is the database's only write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MISSION_TREE_LOCK_KEY})
+    else:
+        hold_write_lock(session)

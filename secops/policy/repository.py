@@ -36,6 +36,7 @@ from sqlmodel import Session, col
 from secops.accounts.filters import after_key
 from secops.accounts.models import Account
 from secops.core import fastinsert
+from secops.core.db import hold_write_lock
 from secops.core.principal import Permission, Principal
 from secops.missions.models import Mission
 from secops.missions.scope import scope
@@ -94,8 +95,8 @@ def lock_runs(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLICY_RUN_LOCK_KEY})
     else:
-        # SQLite: every transaction begins IMMEDIATE, so this one already holds the write lock.
-        session.connection()
+        # SQLite: the database's write lock (taken at BEGIN, or now in a deferred session).
+        hold_write_lock(session)
 
 
 def next_run_seq(session: Session) -> int:

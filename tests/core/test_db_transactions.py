@@ -1,19 +1,22 @@
-"""Request transactions: only writes are committed, PostgreSQL reads skip BEGIN, pools recover."""
+"""Request transactions: only writes are committed, reads skip BEGIN and never wait for a writer,
+pools recover."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, insert, text
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from secops.auth.models import SignInThrottle
-from secops.core import inline
+from secops.core import db, inline
 from secops.core.clock import FrozenClock
-from secops.core.db import SessionFactory, has_writes
+from secops.core.db import SessionFactory, has_writes, hold_write_lock
+from secops.core.errors import DatabaseUnavailable
 from secops.missions.models import Mission
 from tests.conftest import PG_URL
 
@@ -90,30 +93,43 @@ def test_writes_of_one_session_commit_or_roll_back_together(
     assert _throttle_rows(sessions) == before + 2
 
 
-def _status(session: object) -> str:
-    connection = session.connection()  # type: ignore[attr-defined]
-    driver = connection.connection.driver_connection
-    return str(driver.info.transaction_status.name)
+def _in_transaction(session: Session) -> bool:
+    driver: Any = session.connection().connection.driver_connection
+    if ON_POSTGRES:
+        return str(driver.info.transaction_status.name) == "INTRANS"
+    return bool(driver.in_transaction)
 
 
-@postgres_only
 def test_a_deferred_session_reads_without_a_transaction_until_it_locks_or_writes(
     sessions: SessionFactory, clock: FrozenClock
 ) -> None:
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
     session = sessions(defer_begin=True)
     try:
         session.execute(select(Mission.id)).all()
-        assert _status(session) == "IDLE"
+        assert not _in_transaction(session)
         session.execute(select(Mission.id).with_for_update()).all()
-        assert _status(session) == "INTRANS"
+        assert _in_transaction(session)  # SQLite renders no FOR UPDATE; its write lock holds
     finally:
         session.rollback()
         session.close()
 
     session = sessions(defer_begin=True)
     try:
-        session.execute(text("SELECT pg_advisory_xact_lock(42)"))
-        assert _status(session) == "INTRANS"  # the lock lives until the transaction ends
+        session.execute(select(Mission.id)).all()
+        session.execute(insert(table).values(**_row(clock)))
+        assert _in_transaction(session)
+    finally:
+        session.rollback()
+        session.close()
+
+    session = sessions(defer_begin=True)
+    try:
+        hold_write_lock(session)  # what the audit chain and the run counter take on SQLite
+        if not ON_POSTGRES:
+            assert _in_transaction(session)
+        session.execute(text("SELECT pg_advisory_xact_lock(42)" if ON_POSTGRES else "SELECT 1"))
+        assert _in_transaction(session)  # the lock lives until the transaction ends
     finally:
         session.rollback()
         session.close()
@@ -121,10 +137,32 @@ def test_a_deferred_session_reads_without_a_transaction_until_it_locks_or_writes
     session = sessions()
     try:
         session.execute(select(Mission.id)).all()
-        assert _status(session) == "INTRANS"  # the ordinary session begins at once
+        assert _in_transaction(session)  # the ordinary session begins at once
     finally:
         session.rollback()
         session.close()
+
+
+def test_a_deferred_read_does_not_wait_for_a_write_in_progress(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
+    before = _throttle_rows(sessions)
+    writer = sessions()
+    reader = sessions(defer_begin=True)
+    try:
+        writer.execute(insert(table).values(**_row(clock)))  # holds SQLite's write lock
+        # Before deferral a SQLite read waited here for busy_timeout (10 s), then failed.
+        seen = reader.exec(select(func.count()).select_from(SignInThrottle)).one()
+        assert seen == before  # the committed rows only
+        writer.commit()
+        seen = reader.exec(select(func.count()).select_from(SignInThrottle)).one()
+        assert seen == before + 1  # each read sees the newest committed rows
+    finally:
+        reader.rollback()
+        reader.close()
+        writer.rollback()
+        writer.close()
 
 
 @postgres_only
@@ -170,3 +208,25 @@ def test_requests_survive_the_server_closing_every_pooled_connection(
     for _ in range(3):  # one request per closed pooled connection
         assert client.get("/readyz").status_code == 200
     assert reader.rows(select(Mission.id), {}) == []
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
+@pytest.mark.parametrize("defer_begin", [False, True])
+def test_a_write_that_cannot_get_the_lock_in_time_is_a_database_unavailable_error(
+    sessions: SessionFactory, clock: FrozenClock, defer_begin: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 20)  # connections of the engine below
+    impatient = SessionFactory(db.create_db_engine(str(sessions.engine.url)), clock=clock)
+    writer = sessions()
+    waiting = impatient(defer_begin=defer_begin)
+    try:
+        writer.execute(insert(table).values(**_row(clock)))  # holds the write lock
+        with pytest.raises(DatabaseUnavailable, match="busy with another change"):
+            waiting.execute(insert(table).values(**_row(clock)))
+    finally:
+        waiting.rollback()
+        waiting.close()
+        writer.rollback()
+        writer.close()
+        impatient.engine.dispose()

@@ -20,6 +20,7 @@ from sqlmodel import func, select
 
 from secops.accounts import service as accounts_service
 from secops.accounts.models import Account
+from secops.accounts.schemas import AccountCreate
 from secops.audit.models import AuditEvent
 from secops.auth import callers
 from secops.auth.access import service as access_service
@@ -212,3 +213,27 @@ def test_revoke_issued_during_a_write_waits_until_the_write_commits(
     # The next write is refused: the revoke applied as soon as the first write committed.
     later = client.post(f"{API}/accounts", json=_account(desk, "after"), headers=headers)
     assert later.status_code == 403
+
+
+def test_a_read_is_answered_while_another_write_holds_the_lock(
+    client: TestClient, sessions: SessionFactory, desk: Desk
+) -> None:
+    created = client.post(f"{API}/accounts", json=_account(desk, "committed"), headers=desk.headers)
+    assert created.status_code == 201, created.text
+    writer = sessions()  # as a long import does: the write lock held, nothing committed yet
+    try:
+        accounts_service.create_account(
+            writer,
+            principal=system_principal("tests"),
+            data=AccountCreate(**_account(desk, "in_flight")),
+        )
+        writer.flush()
+
+        # On SQLite a GET used to queue behind the writer for busy_timeout, then fail with 503.
+        listed = client.get(f"{API}/accounts", headers=desk.headers)
+
+        assert listed.status_code == 200, listed.text
+        assert [a["handle"] for a in listed.json()["items"]] == ["committed"]
+    finally:
+        writer.rollback()
+        writer.close()
