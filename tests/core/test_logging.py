@@ -284,3 +284,13 @@ def test_clean_text_comes_back_as_the_same_object() -> None:
     text = "3fa85f64-5717-4562-b3fc-2c963f66afa6 x/embassy.paris"
 
     assert logging_module.scrub_value(text) is text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(
+        st.one_of(st.text(max_size=30), st.lists(_FRAGMENTS, max_size=6).map("".join)), max_size=8
+    )
+)
+def test_a_list_of_texts_is_scrubbed_as_each_text_would_be(texts: list[str]) -> None:
+    assert logging_module.scrub_value(texts) == [_scrub_every_pattern(t) for t in texts]

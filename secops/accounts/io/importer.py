@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from secops.accounts.io import bulk, context, formats, plan, tables, updates
+from secops.accounts.io import bulk, context, formats, plan, updates
 from secops.accounts.io.formats import FileFormat, Mode
 from secops.accounts.io.plan import AccountPlan, PersonPlan, Plan
 from secops.accounts.io.records import Errors, RecordType
@@ -39,6 +39,7 @@ from secops.core.principal import Permission, Principal
 log = get_logger("secops.accounts.io")
 AUDIT_CHUNK = 1000
 ANALYZE_FROM_ROWS = 1000
+LISTED_TABLES = ("person", "account")
 CREATED = UpsertOutcome.CREATED
 
 
@@ -141,9 +142,12 @@ def _write(session: Session, ctx: context.Context, planned: Plan, import_id: uui
         updates.update_accounts(session, ctx, accounts[UpsertOutcome.UPDATED], import_id)
     created = len(people[UpsertOutcome.CREATED]) + len(accounts[UpsertOutcome.CREATED])
     if created >= ANALYZE_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
-        # Fresh statistics, or PostgreSQL plans the next lists as if the tables were still
-        # small until autovacuum catches up (p95 of a filtered page: 75 ms before, 14 after).
-        session.execute(text(f"ANALYZE {', '.join(tables.INVENTORY_TABLES)}"))
+        # Fresh statistics for the tables lists filter and sort, or PostgreSQL plans the next
+        # lists as if they were still small until autovacuum catches up (p95 of a filtered
+        # page: 75 ms before, 14 after). The fact tables are read by account id through their
+        # keys, which PostgreSQL costs from their size on disk until autovacuum analyses them
+        # (after 50,000 accounts: 0.13 s for these two, 0.5 s for all ten).
+        session.execute(text(f"ANALYZE {', '.join(LISTED_TABLES)}"))
 
 
 def _by_outcome(rows: Sequence[Any]) -> dict[UpsertOutcome, list[Any]]:
