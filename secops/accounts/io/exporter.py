@@ -18,18 +18,18 @@ from typing import Any
 from sqlmodel import Session
 
 from secops.accounts import repository as accounts_repository
-from secops.accounts.filters import AccountFilters, AccountSort
+from secops.accounts.filters import AccountFilters
 from secops.accounts.io import formats, repository, state
 from secops.accounts.io.formats import FileFormat
 from secops.accounts.io.records import AccountRecord, Group, PersonRecord
-from secops.accounts.models import Account
 from secops.audit import service as audit_service
 from secops.core.db import clock_of
 from secops.core.errors import NotFound
-from secops.core.pagination import MAX_PAGE_SIZE
 from secops.core.principal import Permission, Principal
 
 SECRETS = Permission.ACCOUNTS_SECRETS_READ
+# Accounts read per statement (and their facts per statement and fact table, in chunks).
+PAGE = 1000
 MEDIA_TYPES = {FileFormat.CSV: "text/csv; charset=utf-8", FileFormat.JSON: "application/json"}
 
 
@@ -55,26 +55,26 @@ def _mission_id(session: Session, principal: Principal, filters: AccountFilters)
     return mission.id
 
 
-def _pages(
-    session: Session, principal: Principal, filters: AccountFilters
-) -> Iterator[list[Account]]:
+def _pages(session: Session, principal: Principal, filters: AccountFilters) -> Iterator[list[Any]]:
+    """The matching accounts a page at a time, as plain rows (``account_file_rows``)."""
     mission_id = _mission_id(session, principal, filters)
     stale_before = clock_of(session).now() - timedelta(days=filters.stale_days)
-    cursor = None
+    after = None
     while True:
-        rows, cursor = accounts_repository.account_page(
+        rows = accounts_repository.account_file_rows(
             session,
             principal,
             filters,
             mission_id=mission_id,
             stale_before=stale_before,
-            sort=AccountSort.HANDLE,
-            cursor=cursor,
-            limit=MAX_PAGE_SIZE,
+            after=after,
+            limit=PAGE,
         )
-        yield [row[0] for row in rows]
-        if cursor is None:
+        if rows:
+            yield rows
+        if len(rows) < PAGE:
             return
+        after = (rows[-1].handle, rows[-1].id)
 
 
 def _people(
@@ -99,8 +99,7 @@ def account_records(
         if not page:
             continue
         facts = repository.facts_of(session, [a.id for a in page])
-        owners = repository.people_by_id(session, {a.owner_id for a in page if a.owner_id})
-        emails = {p.id: p.email for p in owners.values()}
+        emails = {a.owner_id: a.owner_email for a in page if a.owner_id}
         for account in page:
             reveal = principal.can(SECRETS, account.mission_id)
             revealed += reveal and account.id in facts.recovery

@@ -26,9 +26,7 @@ from secops.accounts.io.records import (
 from secops.accounts.io.repository import StoredFacts
 from secops.accounts.models import (
     Account,
-    AccountFactGroup,
     Affiliation,
-    FactProvenance,
     FactStatus,
     Person,
 )
@@ -52,7 +50,13 @@ def person_record(person: Person, mission_code: str) -> PersonRecord:
     )
 
 
-def account_values(account: Account, mission_code: str, owner_email: str | None) -> dict[str, Any]:
+# An account as the file describes it: an ORM ``Account`` or a row of its columns.
+AccountRow = Account | Any
+
+
+def account_values(
+    account: AccountRow, mission_code: str, owner_email: str | None
+) -> dict[str, Any]:
     """An account's descriptive fields as the file names them."""
     return {
         "platform": account.platform,
@@ -70,7 +74,11 @@ def account_values(account: Account, mission_code: str, owner_email: str | None)
     }
 
 
-def _evidence(row: FactProvenance | None, values: dict[str, Any]) -> GroupRecord:
+# A stored fact row: a result row of a fact table (``repository.StoredFacts``) or an ORM object.
+FactRow = Any
+
+
+def _evidence(row: FactRow | None, values: dict[str, Any]) -> GroupRecord:
     if row is None:
         return GroupRecord(values=values)
     evidence = row.source
@@ -86,7 +94,7 @@ def _evidence(row: FactProvenance | None, values: dict[str, Any]) -> GroupRecord
 
 
 def _list_evidence(
-    group_row: AccountFactGroup | None, items: list[FactProvenance], values: dict[str, Any]
+    group_row: FactRow | None, items: list[FactRow], values: dict[str, Any]
 ) -> GroupRecord:
     if group_row is not None:
         return _evidence(group_row, values)
@@ -99,7 +107,7 @@ Reveal = Callable[[uuid.UUID], bool]
 
 
 def fact_groups(
-    session: Session, account: Account, facts: StoredFacts, *, reveal: bool
+    session: Session, account: AccountRow, facts: StoredFacts, *, reveal: bool
 ) -> dict[Group, GroupRecord]:
     """Every recorded fact group of an account; recovery in clear only when ``reveal``."""
     groups: dict[Group, GroupRecord] = {}
@@ -192,7 +200,7 @@ def app_item(app: Any) -> AppItem:
 
 def account_record(
     session: Session,
-    account: Account,
+    account: AccountRow,
     facts: StoredFacts,
     *,
     mission_codes: Mapping[uuid.UUID, str],
