@@ -114,10 +114,12 @@ def export_inventory(
 
     Each user has a limited number of exports per hour (429 with ``Retry-After`` beyond it).
     """
-    allowance.spend(session, principal=principal)
+    # Checked first, spent last: the file is built without holding SQLite's write lock.
+    allowance.check(session, principal=principal)
     result = exporter.export(
         session, principal=principal, file_format=query.format, filters=query.filters()
     )
+    allowance.spend(session, principal=principal)
     disposition = f'attachment; filename="{result.filename}"'
     return Response(
         content=result.body,

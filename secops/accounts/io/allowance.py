@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -60,6 +60,37 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+def _refuse(principal: Principal, allowance: Allowance, excess: timedelta) -> TooManyRequests:
+    wait = math.ceil(excess.total_seconds())
+    log.warning("accounts.export_throttled", user_id=str(principal.id), retry_after=wait)
+    return TooManyRequests(
+        f"You have used your {allowance.limit} exports for now; try again later.",
+        retry_after=wait,
+    )
+
+
+def _excess(spent_until: datetime | None, now: datetime, allowance: Allowance) -> timedelta:
+    """How far one more export would run past the window (nothing or less: it fits)."""
+    after = max(spent_until or now, now) + allowance.cost
+    return after - (now + allowance.window)
+
+
+def check(session: Session, *, principal: Principal, allowance: Allowance | None = None) -> None:
+    """Refuse at once (TooManyRequests) when the caller has no export left; spends nothing.
+
+    A read without a lock, so that an export builds its file without holding SQLite's write
+    lock; ``spend`` checks again under the lock before the export commits.
+    """
+    allowance = allowance or configured(session)
+    table = ExportAllowance.__table__  # type: ignore[attr-defined]
+    spent_until = session.execute(
+        select(table.c.spent_until).where(table.c.user_id == principal.id)
+    ).scalar_one_or_none()
+    excess = _excess(spent_until, clock_of(session).now(), allowance)
+    if excess > timedelta(0):
+        raise _refuse(principal, allowance, excess)
+
+
 def spend(session: Session, *, principal: Principal, allowance: Allowance | None = None) -> None:
     """Count one export against the caller's allowance (the configured one unless given);
     TooManyRequests when it is spent."""
@@ -76,13 +107,8 @@ def spend(session: Session, *, principal: Principal, allowance: Allowance | None
     spent_until = session.execute(
         select(table.c.spent_until).where(table.c.user_id == principal.id).with_for_update()
     ).scalar_one()
-    after = max(spent_until, now) + allowance.cost
-    excess = after - (now + allowance.window)
+    excess = _excess(spent_until, now, allowance)
     if excess > timedelta(0):
-        wait = math.ceil(excess.total_seconds())
-        log.warning("accounts.export_throttled", user_id=str(principal.id), retry_after=wait)
-        raise TooManyRequests(
-            f"You have used your {allowance.limit} exports for now; try again later.",
-            retry_after=wait,
-        )
+        raise _refuse(principal, allowance, excess)
+    after = max(spent_until, now) + allowance.cost
     session.execute(table.update().where(table.c.user_id == principal.id).values(spent_until=after))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from secops.accounts.io import exporter
 from secops.accounts.io.allowance import EXPORT_WINDOW, Allowance
 from secops.app import create_app
 from secops.auth.deps import current_principal
@@ -111,3 +114,39 @@ def test_a_failed_export_does_not_use_the_allowance(
 def test_an_allowance_needs_a_limit_and_a_window(limit: int, window: timedelta) -> None:
     with pytest.raises(ValueError, match="limit"):
         Allowance(limit, window)
+
+
+def test_a_refused_export_builds_no_file(
+    client: TestClient, ministry: Ministry, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spend_all(client)
+    built: list[object] = []
+    real = exporter.export
+    monkeypatch.setattr(exporter, "export", lambda *a, **k: built.append(1) or real(*a, **k))
+
+    assert export(client) == 429
+    assert built == []  # the allowance is checked before the inventory is read
+
+
+def test_an_export_reads_the_inventory_outside_any_transaction(
+    client: TestClient, ministry: Ministry, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = exporter.account_records
+
+    def watching(session: Session, *args: Any, **kwargs: Any) -> Any:
+        driver: Any = session.connection().connection.driver_connection
+        if session.get_bind().dialect.name == "sqlite":
+            seen.append(bool(driver.in_transaction))
+        else:
+            seen.append(driver.info.transaction_status.name != "IDLE")
+        return real(session, *args, **kwargs)
+
+    monkeypatch.setattr(exporter, "account_records", watching)
+
+    assert export(client) == 200
+    # No lock held while the file is built: on SQLite, writers are not kept waiting.
+    assert seen == [False]
+    spend_all_but_one = [export(client) for _ in range(EXPORTS_PER_WINDOW - 1)]
+    assert spend_all_but_one == [200] * (EXPORTS_PER_WINDOW - 1)
+    assert export(client) == 429  # and the allowance was still spent, once per export
