@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, select
+from sqlalchemy import ARRAY, Row, any_, bindparam, select
 from sqlmodel import Session, col
 
 from secops.accounts.models import (
@@ -44,6 +44,23 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def matching(session: Session, column: Any, values: Collection[Any]) -> Iterator[Any]:
+    """Conditions that together select the rows whose ``column`` is one of ``values``.
+
+    SQLite: ``IN`` lists of at most ``CHUNK`` values. PostgreSQL: ``= ANY(array)`` with every
+    value in one array parameter, so a whole inventory is one statement, not fifty-odd whose
+    hundreds of placeholders the driver and the server parse again each time.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, ordered, type_=ARRAY(column.type)))
+        return
+    for part in chunks(ordered):
+        yield column.in_(part)
+
+
 def visible_missions(session: Session, principal: Principal) -> list[Mission]:
     """Every mission whose inventory ``principal`` may read."""
     return list(session.scalars(scope(select(Mission), principal, READ, Mission.id)))
@@ -53,8 +70,8 @@ def people_by_email(session: Session, emails: Collection[str]) -> dict[str, Pers
     """Anyone with one of these (lower-case) addresses, visible or not."""
     # unscoped: e-mail is unique ministry-wide; the importer checks each match with can()
     found: dict[str, Person] = {}
-    for part in chunks(sorted(emails)):
-        for person in session.scalars(select(Person).where(col(Person.email).in_(part))):
+    for condition in matching(session, col(Person.email), emails):
+        for person in session.scalars(select(Person).where(condition)):
             found[person.email] = person
     return found
 
@@ -63,8 +80,8 @@ def people_by_id(session: Session, person_ids: Collection[uuid.UUID]) -> dict[uu
     """People by id, for owners, holders and admins of accounts already read."""
     # unscoped: the ids come from accounts the caller may read (their owners and holders)
     found: dict[uuid.UUID, Person] = {}
-    for part in chunks(sorted(person_ids)):
-        for person in session.scalars(select(Person).where(col(Person.id).in_(part))):
+    for condition in matching(session, col(Person.id), person_ids):
+        for person in session.scalars(select(Person).where(condition)):
             found[person.id] = person
     return found
 
@@ -76,9 +93,9 @@ def accounts_by_handle(
     # unscoped: (platform, handle) is unique ministry-wide; the importer checks matches with can()
     wanted = set(keys)
     found: dict[tuple[Platform, str], Account] = {}
-    handles = sorted({handle for _, handle in wanted})
-    for part in chunks(handles):
-        for account in session.scalars(select(Account).where(col(Account.handle).in_(part))):
+    handles = {handle for _, handle in wanted}
+    for condition in matching(session, col(Account.handle), handles):
+        for account in session.scalars(select(Account).where(condition)):
             key = (Platform(account.platform), account.handle)
             if key in wanted:
                 found[key] = account
@@ -94,10 +111,8 @@ def mailboxes_by_address(
     found: dict[str, list[tuple[str, uuid.UUID]]] = defaultdict(list)
     platforms = [Platform.MICROSOFT365, Platform.GOOGLE_WORKSPACE]
     query = select(col(Account.handle), col(Account.platform), col(Account.id))
-    for part in chunks(sorted(addresses)):
-        rows = session.execute(
-            query.where(col(Account.handle).in_(part), col(Account.platform).in_(platforms))
-        )
+    for condition in matching(session, col(Account.handle), addresses):
+        rows = session.execute(query.where(condition, col(Account.platform).in_(platforms)))
         for handle, platform, account_id in rows:
             found[handle].append((str(platform), account_id))
     return dict(found)
@@ -119,15 +134,15 @@ _UNREAD = frozenset(
 
 
 def _by_account(
-    session: Session, model: Any, account_ids: Sequence[uuid.UUID], *extra: Any
+    session: Session, model: Any, account_ids: Collection[uuid.UUID], *extra: Any
 ) -> Iterator[Row[Any]]:
     # unscoped: facts_of passes ids of accounts read through scope() or checked with can()
     table = model.__table__
     query = select(*(c for c in table.c if c.name not in _UNREAD), *extra)
     if extra:
         query = query.outerjoin(Person, col(Person.id) == table.c.person_id)
-    for part in chunks(account_ids):
-        yield from session.execute(query.where(table.c.account_id.in_(part)))
+    for condition in matching(session, table.c.account_id, account_ids):
+        yield from session.execute(query.where(condition))
 
 
 class StoredFacts:
@@ -154,7 +169,7 @@ class StoredFacts:
 def facts_of(session: Session, account_ids: Iterable[uuid.UUID]) -> StoredFacts:
     """Load the facts of these accounts: one query per fact table and thousand accounts."""
     # unscoped: the ids come from accounts read through scope() or matched and checked by can()
-    ids = sorted(set(account_ids))
+    ids = set(account_ids)
     facts = StoredFacts()
     for row in _by_account(session, AccountMfa, ids):
         facts.mfa[row.account_id] = row
