@@ -1,18 +1,23 @@
 """Inventory benchmark: import N accounts from a generated CSV, then list them with filters.
 
 On a scratch database (SQLite in a temporary directory, or a scratch PostgreSQL database made on
-``--database-url``'s server): the CSV (people, then accounts with MFA, recovery, credential,
-admins and apps) goes through the real import service in one transaction. The rows it stored
-are then read back (in the order they were stored), the tables emptied (``TRUNCATE`` on
-PostgreSQL, ``DELETE`` and ``VACUUM`` on SQLite, so that each write starts from empty tables as
-the import did), and the rows inserted again in one transaction twice: through SQLAlchemy Core
-``executemany``, and bare, straight through the driver (``executemany`` on SQLite, binary COPY
-on PostgreSQL) with no checks, no encryption and no audit. The bare rows are encoded for the
-driver before the clock starts, so the bare time is the database's own work: the floor for
-storing those rows on this machine. Both use the import's connection settings for a bulk write
-(``bulk_writes``). The ratio of the import's rate to the bare rate is the price of parsing,
-checking, encrypting and auditing. Finally the list service is called with two filters and a
-page of 50, and its latency reported as p50/p95.
+``--database-url``'s server):
+
+1. the CSV (people, then accounts with MFA, recovery, credential, admins and apps) goes through
+   the real import service in one transaction;
+2. the same file is imported again, every row now unchanged (the upsert's read-and-compare path);
+3. everything is exported as CSV;
+4. the rows the first import stored are read back (in the order they were stored), the tables
+   emptied (``TRUNCATE`` on PostgreSQL, ``DELETE`` and ``VACUUM`` on SQLite, so each write
+   starts from empty tables as the import did), and the rows inserted again in one transaction
+   twice: through SQLAlchemy Core ``executemany``, and bare, straight through the driver
+   (``executemany`` on SQLite, binary COPY on PostgreSQL) with no checks, no encryption and no
+   audit. The bare rows are encoded for the driver before the clock starts, so the bare time is
+   the database's own work: the floor for storing those rows on this machine. Both use the
+   import's connection settings for a bulk write (``bulk_writes``). The ratio of the import's
+   rate to the bare rate is the price of parsing, checking, encrypting and auditing;
+5. the list service is called with two filters and a page of 50, its latency reported as
+   p50/p95.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from sqlalchemy import delete, insert, select
 import secops.db_models  # noqa: F401 - every table on the metadata
 from secops.accounts import service as accounts_service
 from secops.accounts.filters import AccountFilters
-from secops.accounts.io import importer, tables
+from secops.accounts.io import exporter, importer, tables
 from secops.accounts.io.formats import FileFormat
 from secops.accounts.models import AccountKind, AccountTier, CredentialStorage, Platform
 from secops.bench.audit import scratch_database
@@ -91,6 +96,8 @@ class InventoryBenchResult:
     accounts: int
     table_rows: int
     import_seconds: float
+    reimport_seconds: float
+    export_seconds: float
     bare_seconds: float
     core_seconds: float
     list_calls: int
@@ -102,6 +109,16 @@ class InventoryBenchResult:
     def import_per_second(self) -> float:
         """File rows imported per second."""
         return self.rows / self.import_seconds
+
+    @property
+    def reimport_per_second(self) -> float:
+        """File rows per second when the same file is imported again (every row unchanged)."""
+        return self.rows / self.reimport_seconds
+
+    @property
+    def export_per_second(self) -> float:
+        """File rows per second of a CSV export of everything imported."""
+        return self.rows / self.export_seconds
 
     @property
     def bare_per_second(self) -> float:
@@ -123,6 +140,8 @@ class InventoryBenchResult:
         figures = asdict(self)
         figures.update(
             import_per_second=round(self.import_per_second),
+            reimport_per_second=round(self.reimport_per_second),
+            export_per_second=round(self.export_per_second),
             bare_per_second=round(self.bare_per_second),
             core_per_second=round(self.core_per_second),
             ratio=round(self.ratio, 3),
@@ -241,6 +260,16 @@ def _import(runtime: Runtime, data: bytes) -> float:
     return time.perf_counter() - started
 
 
+def _export(runtime: Runtime) -> float:
+    principal = Principal(
+        kind=PrincipalKind.USER, id=uuid.uuid4(), name="bench", roles={Role.OFFICER: EVERYWHERE}
+    )
+    started = time.perf_counter()
+    with runtime.sessions.begin() as session:
+        exporter.export(session, principal=principal, file_format=FileFormat.CSV)
+    return time.perf_counter() - started
+
+
 def _captured(runtime: Runtime) -> dict[str, list[dict[str, Any]]]:
     with runtime.engine.connect() as conn:
         return {
@@ -347,6 +376,8 @@ def run(
             metadata.create_all(runtime.engine)
             _seed_missions(runtime)
             import_seconds = _import(runtime, text.encode())
+            reimport_seconds = _import(runtime, text.encode())
+            export_seconds = _export(runtime)
             captured = _captured(runtime)
             core_seconds = _core_insert(runtime, captured)
             bare_seconds = _bare_insert(runtime, _encoded(runtime, captured))
@@ -360,6 +391,8 @@ def run(
         accounts=accounts,
         table_rows=sum(len(r) for r in captured.values()),
         import_seconds=import_seconds,
+        reimport_seconds=reimport_seconds,
+        export_seconds=export_seconds,
         bare_seconds=bare_seconds,
         core_seconds=core_seconds,
         list_calls=list_calls,
@@ -391,6 +424,10 @@ def command(
         f" {result.table_rows:,} table rows stored\n"
         f"  import   {result.import_per_second:>10,.0f} rows/s ({result.import_seconds:.2f} s)"
         "  target >= 10,000\n"
+        f"  reimport {result.reimport_per_second:>10,.0f} rows/s ({result.reimport_seconds:.2f} s,"
+        " the same file again: every row unchanged)\n"
+        f"  export   {result.export_per_second:>10,.0f} rows/s ({result.export_seconds:.2f} s,"
+        " all of it as CSV)\n"
         f"  bare     {result.bare_per_second:>10,.0f} rows/s ({result.bare_seconds:.2f} s, "
         "the same stored rows, pre-encoded, through the driver)\n"
         f"  core     {result.core_per_second:>10,.0f} rows/s ({result.core_seconds:.2f} s, "

@@ -19,6 +19,8 @@ def test_the_inventory_benchmark_imports_reinserts_and_lists() -> None:
     assert result.rows == 300 + 18 * 40
     assert result.table_rows > 300 * 5  # people, accounts and every fact group
     assert result.import_per_second > 0
+    assert result.reimport_per_second > 0
+    assert result.export_per_second > 0
     assert result.bare_per_second > 0
     assert result.core_per_second > 0
     assert 0 < result.list_p50_ms <= result.list_p95_ms
