@@ -51,13 +51,14 @@ def matching(session: Session, column: Any, values: Collection[Any]) -> Iterator
     value in one array parameter, so a whole inventory is one statement, not fifty-odd whose
     hundreds of placeholders the driver and the server parse again each time.
     """
-    ordered = sorted(values)
-    if not ordered:
+    # In any order: the result does not depend on it, and sorting UUIDs is slow (Python code).
+    listed = list(values)
+    if not listed:
         return
     if session.get_bind().dialect.name == "postgresql":
-        yield column == any_(bindparam(None, ordered, type_=ARRAY(column.type)))
+        yield column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
         return
-    for part in chunks(ordered):
+    for part in chunks(listed):
         yield column.in_(part)
 
 
