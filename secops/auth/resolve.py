@@ -5,7 +5,8 @@ through the ``inline`` reader): no thread hop, no transaction, nothing cached fr
 request. A request that may write resolves it again inside its own transaction, after locking
 the rows the caller's access rests on (``atomic``), so the check and the write commit together.
 The threadpool is used only then, when a session or key is due a ``last seen`` refresh (once a
-minute at most), or when a session has just timed out and its ending must be recorded.
+minute at most; a read commits it at once, so the rest of the read holds no lock), or when a
+session has just timed out and its ending must be recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ KeyReader = Callable[[Rows], KeyView | None]
 KeyScreen = Callable[[KeyView | None, datetime], KeyView]
 
 
+def _commit_bookkeeping(session: Session) -> None:
+    # A read's "last seen" refresh is committed on its own at once: the read that follows holds
+    # no lock while it runs (on SQLite that would be the database's only write lock).
+    session.commit()
+
+
 def _session_in_transaction(
     session: Session, token: str, seen: SessionView, *, lock: bool, timed_out: bool
 ) -> tuple[SessionView, Roles]:
@@ -46,6 +53,7 @@ def _session_in_transaction(
         )
     elif touch:
         sessions.touch(session, session_id=seen.id, now=now)
+        _commit_bookkeeping(session)
     rows = callers.in_session(session)
     digest = tokens.digest(token)
     try:
@@ -99,6 +107,7 @@ def _key_in_transaction(
         atomic.hold_key(session, owner_id=seen.owner_id, key_id=seen.id, touch_at=touch_at)
     elif touch_at is not None:
         apikeys.touch_key(session, key_id=seen.id, now=now)
+        _commit_bookkeeping(session)
     rows = callers.in_session(session)
     view = screen(read(rows), now)
     return view, callers.roles_of(rows, view.grants)

@@ -25,6 +25,7 @@ from secops.audit.models import AuditEvent
 from secops.auth import callers
 from secops.auth.access import service as access_service
 from secops.auth.access.models import ApiKey, Grant
+from secops.auth.models import UserSession
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory, clock_of
 from secops.core.principal import Permission, Role, system_principal
@@ -237,3 +238,39 @@ def test_a_read_is_answered_while_another_write_holds_the_lock(
     finally:
         writer.rollback()
         writer.close()
+
+
+@pytest.mark.parametrize("credential", ["session", "key"])
+def test_a_read_that_refreshes_its_last_use_holds_no_lock_while_it_runs(
+    client: TestClient,
+    clock: FrozenClock,
+    sessions: SessionFactory,
+    desk: Desk,
+    monkeypatch: pytest.MonkeyPatch,
+    credential: str,
+) -> None:
+    headers = desk.headers if credential == "session" else desk.key
+    assert client.get(f"{API}/accounts", headers=headers).status_code == 200
+    clock.advance(minutes=5)  # the session or key is now due a "last seen" refresh
+    held: list[bool] = []
+    real = accounts_service.list_accounts
+
+    def watching(session: Any, **kwargs: Any) -> Any:
+        driver: Any = session.connection().connection.driver_connection
+        if session.get_bind().dialect.name == "sqlite":
+            held.append(bool(driver.in_transaction))
+        else:
+            held.append(driver.info.transaction_status.name != "IDLE")
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(accounts_service, "list_accounts", watching)
+
+    assert client.get(f"{API}/accounts", headers=headers).status_code == 200
+
+    assert held == [False]  # the refresh was committed before the route read the inventory
+    with sessions.begin() as s:
+        if credential == "session":
+            seen = s.exec(select(UserSession.last_seen_at)).all()
+        else:
+            seen = s.exec(select(ApiKey.last_used_at)).all()
+    assert clock.now() in seen
