@@ -66,11 +66,39 @@ def _escape_control(match: re.Match[str]) -> str:
 # Every text any pattern above could change contains one of these: most texts (names, ids,
 # handles) contain none, and one search answers for all the patterns.
 SECRET_SUSPECT = re.compile(rf"secops_[a-z]_|[A-Z2-7]{{24}}|(?i:bearer|{_SECRET_NAMES})")
+# The same look for ASCII text, about four times faster: the case-blind names are found with
+# ``in`` on the lower-cased text (for ASCII, exactly what the case-blind pattern matches), and
+# only the two case-sensitive shapes go through the regex engine.
+_SUSPECT_SHAPES = re.compile(r"secops_[a-z]_|[A-Z2-7]{24}")
+_SUSPECT_WORDS = (
+    "bearer",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "authorization",
+    "cookie",
+)
+
+
+def _suspect(text: str) -> bool:
+    """True if any redaction pattern might change ``text`` (``SECRET_SUSPECT`` finds a match)."""
+    if not text.isascii():
+        # Case-blind matching outside ASCII has its own equivalences (the long s, the Kelvin
+        # sign): the regex engine decides.
+        return SECRET_SUSPECT.search(text) is not None
+    lowered = text.lower()
+    if any(word in lowered for word in _SUSPECT_WORDS):
+        return True
+    return _SUSPECT_SHAPES.search(text) is not None
 
 
 def scrub_text(text: str) -> str:
     """Redact token-shaped substrings and ``name=value`` secrets in free text."""
-    if SECRET_SUSPECT.search(text) is None:
+    if not _suspect(text):
         return text
     for pattern in SECRET_VALUE_PATTERNS:
         text = pattern.sub(REDACTED, text)
@@ -106,7 +134,7 @@ def _plain_texts(values: Any) -> bool:
     if not all(type(v) is str for v in values):
         return False
     joined = " ".join(values)
-    return SECRET_SUSPECT.search(joined) is None and CONTROL_CHARS.search(joined) is None
+    return not _suspect(joined) and CONTROL_CHARS.search(joined) is None
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

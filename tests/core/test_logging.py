@@ -294,3 +294,20 @@ def test_clean_text_comes_back_as_the_same_object() -> None:
 )
 def test_a_list_of_texts_is_scrubbed_as_each_text_would_be(texts: list[str]) -> None:
     assert logging_module.scrub_value(texts) == [_scrub_every_pattern(t) for t in texts]
+
+
+_CASES = st.sampled_from(
+    ["PassWord", "BEARER", "Api-Key", "APIKEY", "api_KEY", "SECOPS_s_", "secops_s_", "Cookie"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=60),
+        st.lists(st.one_of(_FRAGMENTS, _CASES, st.text(max_size=4)), max_size=10).map("".join),
+    )
+)
+def test_the_quick_look_agrees_with_the_suspect_pattern(text: str) -> None:
+    found = logging_module.SECRET_SUSPECT.search(text) is not None
+    assert logging_module._suspect(text) is found
