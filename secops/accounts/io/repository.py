@@ -11,9 +11,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Row, any_, bindparam, select
+from sqlalchemy import ARRAY, Row, String, Uuid, any_, bindparam, select, type_coerce
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col
 
 from secops.accounts.models import (
@@ -29,6 +33,7 @@ from secops.accounts.models import (
     Person,
     Platform,
 )
+from secops.core.db import UTCDateTime
 from secops.core.principal import Permission, Principal
 from secops.missions.models import Mission
 from secops.missions.scope import scope
@@ -139,11 +144,59 @@ def _by_account(
 ) -> Iterator[Row[Any]]:
     # unscoped: facts_of passes ids of accounts read through scope() or checked with can()
     table = model.__table__
-    query = select(*(c for c in table.c if c.name not in _UNREAD), *extra)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    columns = [_shared(c) if sqlite else c for c in table.c if c.name not in _UNREAD]
+    query = select(*columns, *extra)
     if extra:
         query = query.outerjoin(Person, col(Person.id) == table.c.person_id)
     for condition in matching(session, table.c.account_id, account_ids):
-        yield from session.execute(query.where(condition))
+        # fetchall, not a fetch per row: the rows are all kept anyway
+        yield from session.execute(query.where(condition)).all()
+
+
+@lru_cache(maxsize=65_536)
+def _uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
+@lru_cache(maxsize=65_536)
+def _time(text: str) -> datetime:
+    # SQLite keeps UTCDateTime values as naive UTC text ("2026-12-06 08:00:00.000000").
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class _SharedUuid(TypeDecorator[uuid.UUID]):
+    """A UUID read through a cache of parsed values (SQLite stores UUIDs as text)."""
+
+    impl = String  # the stored text, unprocessed
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> uuid.UUID | None:
+        return None if value is None else _uuid(value)
+
+
+class _SharedTime(TypeDecorator[datetime]):
+    """A timestamp read through a cache of parsed values, aware and in UTC as ``UTCDateTime``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else _time(value)
+
+
+def _shared(column: Any) -> Any:
+    """``column`` read through a cache when its values repeat across rows (SQLite only).
+
+    The fact rows of an account repeat its id, most name the same few attesting officers, and
+    an import stamps one evidence date on thousands of rows: parsing each again cost a fifth
+    of the fact reads of a re-import.
+    """
+    if isinstance(column.type, Uuid):
+        return type_coerce(column, _SharedUuid()).label(column.name)
+    if isinstance(column.type, UTCDateTime):
+        return type_coerce(column, _SharedTime()).label(column.name)
+    return column
 
 
 class StoredFacts:
