@@ -283,53 +283,33 @@ def account_page(
 
 
 _ACCOUNT_TABLE: Final = Account.__table__  # type: ignore[attr-defined]
-# What a file says of an account (``io.state.account_values``), its mission and owner.
-_FILE_COLUMNS: Final = (
-    *(
-        _ACCOUNT_TABLE.c[name]
-        for name in (
-            "id",
-            "platform",
-            "handle",
-            "url",
-            "display_name",
-            "mission_id",
-            "tier",
-            "kind",
-            "owner_id",
-            "status",
-            "last_activity_at",
-            "verified_badge",
-            "in_public_registry",
-        )
-    ),
-    col(Person.email).label("owner_email"),
-)
 
 
-def account_file_rows(
+def account_rows(
     session: Session,
     principal: Principal,
     filters: AccountFilters,
     *,
+    fields: Sequence[str],
     mission_id: uuid.UUID | None,
     stale_before: datetime,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
 ) -> list[Row[Any]]:
     """Up to ``limit`` visible accounts after ``after`` in (handle, id) order, as plain rows of
-    the columns a file describes plus ``owner_email``: the list's filters and scope, without
-    ORM objects, for reading a whole inventory."""
+    ``id``, ``handle``, the account columns ``fields`` and ``owner_email``: the list's filters
+    and scope without ORM objects, for reading a whole inventory."""
+    columns = [_ACCOUNT_TABLE.c[name] for name in dict.fromkeys(("id", "handle", *fields))]
     query = (
-        select(*_FILE_COLUMNS)
+        select(*columns, col(Person.email).label("owner_email"))
         .outerjoin(Person, col(Person.id) == _ACCOUNT_TABLE.c.owner_id)
         .where(*_conditions(filters, mission_id, stale_before))
     )
     query = scope(query, principal, READ, Account.mission_id)
-    columns = [col(Account.handle), col(Account.id)]
+    order = [col(Account.handle), col(Account.id)]
     if after is not None:
-        query = query.where(after_key(columns, list(after), descending=False))
-    return list(session.execute(query.order_by(*columns).limit(limit)).all())
+        query = query.where(after_key(order, list(after), descending=False))
+    return list(session.execute(query.order_by(*order).limit(limit)).all())
 
 
 def _sort_key(field: str, row: PageRow) -> list[Any]:

@@ -21,6 +21,7 @@ from secops.accounts import repository as accounts_repository
 from secops.accounts.filters import AccountFilters
 from secops.accounts.io import formats, repository, state
 from secops.accounts.io.formats import FileFormat
+from secops.accounts.io.plan import ACCOUNT_FIELDS
 from secops.accounts.io.records import AccountRecord, Group, PersonRecord
 from secops.audit import service as audit_service
 from secops.core.db import clock_of
@@ -56,15 +57,16 @@ def _mission_id(session: Session, principal: Principal, filters: AccountFilters)
 
 
 def _pages(session: Session, principal: Principal, filters: AccountFilters) -> Iterator[list[Any]]:
-    """The matching accounts a page at a time, as plain rows (``account_file_rows``)."""
+    """The matching accounts a page at a time, as plain rows of what a file describes."""
     mission_id = _mission_id(session, principal, filters)
     stale_before = clock_of(session).now() - timedelta(days=filters.stale_days)
     after = None
     while True:
-        rows = accounts_repository.account_file_rows(
+        rows = accounts_repository.account_rows(
             session,
             principal,
             filters,
+            fields=("platform", *ACCOUNT_FIELDS),
             mission_id=mission_id,
             stale_before=stale_before,
             after=after,
