@@ -196,13 +196,18 @@ def _locks_rows(context: Any) -> bool:
     return getattr(statement, "_for_update_arg", None) is not None
 
 
-def _sqlite_begin_if_deferred(connection: Connection, context: Any, wrote: bool) -> None:
+def _sqlite_begin_if_deferred(
+    connection: Connection, statement: str, context: Any, wrote: bool
+) -> None:
     if not connection.get_execution_options().get(_DEFER_BEGIN) or _is_autocommit(connection):
         return
     driver: Any = connection.connection.driver_connection
     if driver is None or driver.in_transaction:
         return
-    if wrote or _locks_rows(context):
+    # A savepoint outside a transaction would open a deferred one, which cannot safely become a
+    # writer later (SQLITE_BUSY_SNAPSHOT): savepoints are for writes, so take the lock first.
+    savepoint = statement.lstrip()[:9].lower() == "savepoint"
+    if wrote or savepoint or _locks_rows(context):
         _begin_immediate(driver)
 
 
@@ -237,7 +242,7 @@ def _before_statement(
     if wrote:
         connection.info[_WROTE] = True
     if connection.dialect.name == "sqlite":
-        _sqlite_begin_if_deferred(connection, context, wrote)
+        _sqlite_begin_if_deferred(connection, statement, context, wrote)
         return
     if _is_autocommit(connection):
         return

@@ -3,6 +3,7 @@ pools recover."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -230,3 +231,24 @@ def test_a_write_that_cannot_get_the_lock_in_time_is_a_database_unavailable_erro
         writer.rollback()
         writer.close()
         impatient.engine.dispose()
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
+def test_a_savepoint_in_a_deferred_session_takes_the_write_lock_first(
+    sessions: SessionFactory, clock: FrozenClock
+) -> None:
+    table = SignInThrottle.__table__  # type: ignore[attr-defined]
+    session = sessions(defer_begin=True)
+    other = sqlite3.connect(str(sessions.engine.url.database), isolation_level=None, timeout=0)
+    try:
+        with session.begin_nested():
+            session.execute(select(Mission.id)).all()
+            # The savepoint began an IMMEDIATE transaction: nobody else may start writing, so
+            # the write below cannot find its snapshot stale (a deferred one would let them).
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            session.execute(insert(table).values(**_row(clock)))
+    finally:
+        other.close()
+        session.rollback()
+        session.close()
