@@ -23,7 +23,7 @@ from secops.auth.access import tokens as key_tokens
 from secops.auth.callers import KeyView, Rows, SessionView
 from secops.auth.outcomes import settle
 from secops.core import inline
-from secops.core.db import clock_of
+from secops.core.db import clock_of, try_write_lock
 from secops.core.inline import InlineReader
 from secops.core.principal import MissionSet, Principal, PrincipalKind, Role
 
@@ -51,7 +51,9 @@ def _session_in_transaction(
         atomic.hold_session(
             session, user_id=seen.user_id, session_id=seen.id, touch_at=now if touch else None
         )
-    elif touch:
+    elif touch and (now - seen.last_seen_at > idle / 2 or try_write_lock(session)):
+        # A read skips the refresh while a long write holds SQLite's lock (the next request
+        # tries again), unless half the idle timeout has gone by: then it waits its turn.
         sessions.touch(session, session_id=seen.id, now=now)
         _commit_bookkeeping(session)
     rows = callers.in_session(session)
@@ -105,7 +107,8 @@ def _key_in_transaction(
     touch_at = now if apikeys.key_needs_touch(seen, now) else None
     if lock:
         atomic.hold_key(session, owner_id=seen.owner_id, key_id=seen.id, touch_at=touch_at)
-    elif touch_at is not None:
+    elif touch_at is not None and try_write_lock(session):
+        # A key's last use is informational: a read skips it while a long write runs.
         apikeys.touch_key(session, key_id=seen.id, now=now)
         _commit_bookkeeping(session)
     rows = callers.in_session(session)

@@ -227,6 +227,28 @@ def hold_write_lock(session: Session) -> None:
         _begin_immediate(driver)
 
 
+def try_write_lock(session: Session) -> bool:
+    """Take the database's write lock now if it is free; False when a writer holds it (SQLite).
+
+    For bookkeeping a read may skip (a "last seen" refresh): it must not keep the read waiting
+    behind a long import. On PostgreSQL, and when the transaction holds the lock already, True.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or _is_autocommit(connection):
+        return True
+    driver: Any = connection.connection.driver_connection
+    if driver is None or driver.in_transaction:
+        return True
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    return True
+
+
 def _before_statement(
     connection: Connection,
     cursor: Any,

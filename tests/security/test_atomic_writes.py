@@ -30,11 +30,13 @@ from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory, clock_of
 from secops.core.principal import Permission, Role, system_principal
 from secops.missions.models import Mission, MissionKind
+from tests.conftest import PG_URL
 from tests.factories.auth import TestUser, login_headers, make_user
 from tests.factories.missions import make_mission
 from tests.security.callers import key_headers
 
 API = "/api/v1"
+ON_POSTGRES = PG_URL is not None
 
 
 @dataclass(frozen=True)
@@ -274,3 +276,52 @@ def test_a_read_that_refreshes_its_last_use_holds_no_lock_while_it_runs(
         else:
             seen = s.exec(select(ApiKey.last_used_at)).all()
     assert clock.now() in seen
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
+@pytest.mark.parametrize("credential", ["session", "key"])
+def test_a_read_skips_its_last_use_refresh_while_a_long_write_holds_the_lock(
+    client: TestClient,
+    clock: FrozenClock,
+    sessions: SessionFactory,
+    desk: Desk,
+    credential: str,
+) -> None:
+    headers = desk.headers if credential == "session" else desk.key
+    assert client.get(f"{API}/accounts", headers=headers).status_code == 200
+    clock.advance(minutes=2)  # due a refresh, far from the idle timeout
+    writer = sessions()  # as a long import does: the write lock held
+    try:
+        writer.execute(select(Mission.id)).all()  # an ordinary session begins IMMEDIATE
+        # Before, this read waited for the lock (busy_timeout, 10 s) only to refresh a stamp.
+        assert client.get(f"{API}/accounts", headers=headers).status_code == 200
+    finally:
+        writer.rollback()
+        writer.close()
+    assert clock.now() not in _last_use(sessions, credential)  # skipped, not waited for
+    assert client.get(f"{API}/accounts", headers=headers).status_code == 200
+    assert clock.now() in _last_use(sessions, credential)  # the next read refreshes it
+
+
+def _last_use(sessions: SessionFactory, credential: str) -> list[Any]:
+    with sessions.begin() as s:
+        if credential == "session":
+            return list(s.exec(select(UserSession.last_seen_at)).all())
+        return list(s.exec(select(ApiKey.last_used_at)).all())
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's single write lock")
+def test_a_session_near_its_idle_timeout_waits_for_the_lock_to_refresh(
+    client: TestClient, clock: FrozenClock, sessions: SessionFactory, desk: Desk
+) -> None:
+    assert client.get(f"{API}/accounts", headers=desk.headers).status_code == 200
+    clock.advance(minutes=10)  # past half of the 15-minute idle timeout: the refresh must land
+    writer = sessions()
+    writer.execute(select(Mission.id)).all()  # holds the write lock
+    release = threading.Timer(0.3, lambda: (writer.rollback(), writer.close()))
+    release.start()
+    try:
+        assert client.get(f"{API}/accounts", headers=desk.headers).status_code == 200
+    finally:
+        release.join()
+    assert clock.now() in _last_use(sessions, "session")  # it waited, then refreshed
