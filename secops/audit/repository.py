@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, text
+from sqlalchemy import Select, Table
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from secops.audit import chain
 from secops.audit.models import AuditCheckpoint, AuditEvent
-from secops.core.db import hold_write_lock
+from secops.core.db import lock_key
 from secops.core.principal import Everywhere, Permission, Principal
 
 # Any constant works; it only has to be the same for every writer of this database.
@@ -42,11 +42,7 @@ def lock_chain(session: Session) -> None:
     """Become the only writer of the chain until this transaction ends."""
     if _still_current(session, session.info.get(_LOCKED_IN)):
         return  # already held: the lock lasts until the transaction ends
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    else:
-        # SQLite: the database's write lock (taken at BEGIN, or now in a deferred session).
-        hold_write_lock(session)
+    lock_key(session, AUDIT_LOCK_KEY)
     session.info[_LOCKED_IN] = _innermost(session)
 
 

@@ -16,7 +16,7 @@ import psycopg
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Connection, DateTime, Engine, MetaData, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import SessionTransaction, sessionmaker
@@ -196,13 +196,21 @@ def _locks_rows(context: Any) -> bool:
     return getattr(statement, "_for_update_arg", None) is not None
 
 
+def _sqlite_outside_transaction(connection: Connection) -> Any:
+    """The SQLite driver connection when no transaction is open on it yet, else None."""
+    if connection.dialect.name != "sqlite" or _is_autocommit(connection):
+        return None
+    driver: Any = connection.connection.driver_connection
+    return None if driver is None or driver.in_transaction else driver
+
+
 def _sqlite_begin_if_deferred(
     connection: Connection, statement: str, context: Any, wrote: bool
 ) -> None:
-    if not connection.get_execution_options().get(_DEFER_BEGIN) or _is_autocommit(connection):
+    if not connection.get_execution_options().get(_DEFER_BEGIN):
         return
-    driver: Any = connection.connection.driver_connection
-    if driver is None or driver.in_transaction:
+    driver = _sqlite_outside_transaction(connection)
+    if driver is None:
         return
     # A savepoint outside a transaction would open a deferred one, which cannot safely become a
     # writer later (SQLITE_BUSY_SNAPSHOT): savepoints are for writes, so take the lock first.
@@ -219,12 +227,22 @@ def hold_write_lock(session: Session) -> None:
     ordinary SQLite transaction took the lock at BEGIN; a deferred one (a GET) takes it here,
     waiting on busy_timeout for any writer in progress. Does nothing on PostgreSQL.
     """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite" or _is_autocommit(connection):
-        return
-    driver: Any = connection.connection.driver_connection
-    if driver is not None and not driver.in_transaction:
+    driver = _sqlite_outside_transaction(session.connection())
+    if driver is not None:
         _begin_immediate(driver)
+
+
+def lock_key(session: Session, key: int, *, shared: bool = False) -> None:
+    """Serialise with every other transaction that locks ``key``, until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock (``shared``: only against exclusive holders).
+    SQLite: the database's one write lock, which serialises every writer whatever the key.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        hold_write_lock(session)
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    session.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 def try_write_lock(session: Session) -> bool:
@@ -233,11 +251,8 @@ def try_write_lock(session: Session) -> bool:
     For bookkeeping a read may skip (a "last seen" refresh): it must not keep the read waiting
     behind a long import. On PostgreSQL, and when the transaction holds the lock already, True.
     """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite" or _is_autocommit(connection):
-        return True
-    driver: Any = connection.connection.driver_connection
-    if driver is None or driver.in_transaction:
+    driver = _sqlite_outside_transaction(session.connection())
+    if driver is None:
         return True
     driver.execute("PRAGMA busy_timeout = 0")
     try:

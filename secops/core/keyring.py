@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Field, Session, SQLModel, select
 
-from secops.core.db import UTCDateTime, clock_of, hold_write_lock, info_of, new_id
+from secops.core.db import UTCDateTime, clock_of, info_of, lock_key, new_id
 from secops.core.errors import ConfigurationError
 from secops.core.logging import get_logger
 
@@ -290,19 +290,11 @@ class Keyring:
 
     def lock_shared(self, session: Session) -> None:
         """Writers hold this until commit, so a DEK switch waits for their in-flight values."""
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": KEYRING_LOCK_KEY}
-            )
-        else:
-            hold_write_lock(session)  # SQLite: the one write lock serialises every writer
+        lock_key(session, KEYRING_LOCK_KEY, shared=True)
 
     def lock_exclusive(self, session: Session) -> None:
         """Rotation holds this while it changes the data_key rows."""
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": KEYRING_LOCK_KEY})
-        else:
-            hold_write_lock(session)
+        lock_key(session, KEYRING_LOCK_KEY)
 
     def create_data_key(self, session: Session, *, status: DataKeyStatus) -> DataKey:
         """Insert a fresh data key wrapped under the current KEK and cache it."""

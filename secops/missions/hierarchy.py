@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from secops.core.db import hold_write_lock
+from secops.core.db import lock_key
 from secops.missions.models import Mission, MissionKind, MissionStatus
 
 
@@ -73,7 +73,4 @@ def lock_tree(session: Session) -> None:
     row locks alone would let two moves build a cycle together. Mission changes are rare, so
     one lock for the whole tree costs nothing. On SQLite it is the database's only write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MISSION_TREE_LOCK_KEY})
-    else:
-        hold_write_lock(session)
+    lock_key(session, MISSION_TREE_LOCK_KEY)

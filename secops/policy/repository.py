@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
-    text,
     true,
     type_coerce,
     union,
@@ -36,7 +35,7 @@ from sqlmodel import Session, col
 from secops.accounts.filters import after_key
 from secops.accounts.models import Account
 from secops.core import fastinsert
-from secops.core.db import hold_write_lock
+from secops.core.db import lock_key
 from secops.core.principal import Permission, Principal
 from secops.missions.models import Mission
 from secops.missions.scope import scope
@@ -92,11 +91,7 @@ def mission_codes(session: Session, mission_ids: Collection[uuid.UUID]) -> dict[
 
 def lock_runs(session: Session) -> None:
     """Become the only evaluation in progress until this transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POLICY_RUN_LOCK_KEY})
-    else:
-        # SQLite: the database's write lock (taken at BEGIN, or now in a deferred session).
-        hold_write_lock(session)
+    lock_key(session, POLICY_RUN_LOCK_KEY)
 
 
 def next_run_seq(session: Session) -> int:

@@ -69,9 +69,13 @@ def _refuse(principal: Principal, allowance: Allowance, excess: timedelta) -> To
     )
 
 
-def _excess(spent_until: datetime | None, now: datetime, allowance: Allowance) -> timedelta:
-    """How far one more export would run past the window (nothing or less: it fits)."""
-    after = max(spent_until or now, now) + allowance.cost
+def _spent_after(spent_until: datetime | None, now: datetime, allowance: Allowance) -> datetime:
+    """Where the allowance would be spent until after one more export."""
+    return max(spent_until or now, now) + allowance.cost
+
+
+def _excess(after: datetime, now: datetime, allowance: Allowance) -> timedelta:
+    """How far ``after`` runs past the window (nothing or less: the export fits)."""
     return after - (now + allowance.window)
 
 
@@ -86,7 +90,8 @@ def check(session: Session, *, principal: Principal, allowance: Allowance | None
     spent_until = session.execute(
         select(table.c.spent_until).where(table.c.user_id == principal.id)
     ).scalar_one_or_none()
-    excess = _excess(spent_until, clock_of(session).now(), allowance)
+    now = clock_of(session).now()
+    excess = _excess(_spent_after(spent_until, now, allowance), now, allowance)
     if excess > timedelta(0):
         raise _refuse(principal, allowance, excess)
 
@@ -107,8 +112,8 @@ def spend(session: Session, *, principal: Principal, allowance: Allowance | None
     spent_until = session.execute(
         select(table.c.spent_until).where(table.c.user_id == principal.id).with_for_update()
     ).scalar_one()
-    excess = _excess(spent_until, now, allowance)
+    after = _spent_after(spent_until, now, allowance)
+    excess = _excess(after, now, allowance)
     if excess > timedelta(0):
         raise _refuse(principal, allowance, excess)
-    after = max(spent_until, now) + allowance.cost
     session.execute(table.update().where(table.c.user_id == principal.id).values(spent_until=after))

@@ -25,7 +25,6 @@ from secops.accounts.io.records import (
 )
 from secops.accounts.io.repository import StoredFacts
 from secops.accounts.models import (
-    Account,
     Affiliation,
     FactStatus,
     Person,
@@ -50,8 +49,8 @@ def person_record(person: Person, mission_code: str) -> PersonRecord:
     )
 
 
-# An account as the file describes it: an ORM ``Account`` or a row of its columns.
-AccountRow = Account | Any
+# An account as the file describes it: an ORM ``Account`` or a result row of its columns.
+AccountRow = Any
 
 
 def account_values(
