@@ -104,11 +104,11 @@ def account_read(session: Session, *, principal: Principal, account_id: uuid.UUI
     row = repository.account_row(session, principal, account_id)
     if row is None:
         raise NotFound(NOT_FOUND)
-    account, code, owner_name, mfa = row
+    account, code, owner_name, sheet = row
     methods = repository.methods_of(session, [account.id])[account.id]
     now = clock_of(session).now()
     return reads.account_read(
-        account, mission_code=code, owner_name=owner_name, mfa=mfa, methods=methods, now=now
+        account, mission_code=code, owner_name=owner_name, sheet=sheet, methods=methods, now=now
     )
 
 
@@ -155,11 +155,11 @@ def list_accounts(
             account,
             mission_code=code,
             owner_name=owner,
-            mfa=mfa,
+            sheet=sheet,
             methods=methods[account.id],
             now=now,
         )
-        for account, code, owner, mfa in rows
+        for account, code, owner, sheet in rows
     ]
     return AccountPage(items=items, next_cursor=next_cursor)
 

@@ -33,16 +33,16 @@ from secops.accounts.models import (
     ATTESTED,
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
-    AccountFactGroup,
-    AccountMfa,
     AccountMfaMethod,
-    AccountRecovery,
     ConnectedApp,
+    CredentialFacts,
     FactGroup,
     FactProvenance,
     FactStatus,
+    MfaFacts,
+    Provenanced,
+    RecoveryFacts,
 )
 from secops.core.crypto import decrypt_field, encrypt_field
 from secops.core.errors import NotFound
@@ -96,7 +96,7 @@ class Evidence:
         """True when the facts were obtained."""
         return self.fact_status == FactStatus.OK
 
-    def stamp(self, row: FactProvenance) -> None:
+    def stamp(self, row: Provenanced) -> None:
         """Set the row's provenance; a failed read keeps the age of the last good evidence."""
         if self.ok or row.observed_at is None:
             row.observed_at = self.observed_at if self.ok else None
@@ -107,7 +107,7 @@ class Evidence:
         row.recorded_at = self.recorded_at
 
 
-def _status(row: FactProvenance | None) -> dict[str, Any]:
+def _status(row: Provenanced | None) -> dict[str, Any]:
     if row is None:
         return {}
     return {"source": row.source, "fact_status": str(row.fact_status), "reason": row.error_reason}
@@ -120,11 +120,8 @@ def write_mfa_state(
     session: Session, principal: Principal, account: Account, state: MfaStateIn | None, ev: Evidence
 ) -> tuple[Snapshot, Snapshot]:
     """MFA on/enforced."""
-    row = session.get(AccountMfa, account.id)
+    row = repository.fact_sheet(session, account.id).mfa()
     before = _mfa_snapshot(row)
-    if row is None:
-        row = AccountMfa(account_id=account.id)
-        session.add(row)
     if ev.ok:
         state = state or MfaStateIn()
         row.mfa_enabled, row.mfa_enforced = state.mfa_enabled, state.mfa_enforced
@@ -132,8 +129,8 @@ def write_mfa_state(
     return before, _mfa_snapshot(row)
 
 
-def _mfa_snapshot(row: AccountMfa | None) -> Snapshot:
-    if row is None:
+def _mfa_snapshot(row: MfaFacts) -> Snapshot:
+    if not row.recorded:
         return None
     return {"mfa_enabled": row.mfa_enabled, "mfa_enforced": row.mfa_enforced, **_status(row)}
 
@@ -142,11 +139,8 @@ def write_recovery(
     session: Session, principal: Principal, account: Account, data: RecoveryIn | None, ev: Evidence
 ) -> tuple[Snapshot, Snapshot]:
     """Recovery address and phone (encrypted), phone owner, carrier lock, codes, verification."""
-    row = session.get(AccountRecovery, account.id)
+    row = repository.fact_sheet(session, account.id).recovery()
     before = _recovery_snapshot(row)
-    if row is None:
-        row = AccountRecovery(account_id=account.id)
-        session.add(row)
     replaced: dict[str, bool] = {}
     if ev.ok:
         data = data or RecoveryIn()
@@ -165,8 +159,8 @@ def write_recovery(
     return before, after
 
 
-def _recovery_snapshot(row: AccountRecovery | None) -> Snapshot:
-    if row is None:
+def _recovery_snapshot(row: RecoveryFacts) -> Snapshot:
+    if not row.recorded:
         return None
     snapshot = row.snapshot()
     for key in ("observed_at", "attested_by", "error_reason"):
@@ -174,7 +168,7 @@ def _recovery_snapshot(row: AccountRecovery | None) -> Snapshot:
     return snapshot
 
 
-def _same_secret(session: Session, row: AccountRecovery, column: str, new: str | None) -> bool:
+def _same_secret(session: Session, row: RecoveryFacts, column: str, new: str | None) -> bool:
     blob: bytes | None = getattr(row, column)
     if blob is None or new is None:
         return blob is None and new is None
@@ -184,13 +178,13 @@ def _same_secret(session: Session, row: AccountRecovery, column: str, new: str |
     return old == new
 
 
-def _encrypt(session: Session, row: AccountRecovery, column: str, value: str) -> bytes:
+def _encrypt(session: Session, row: RecoveryFacts, column: str, value: str) -> bytes:
     return encrypt_field(
         session, table="account_recovery", column=column, row_id=row.account_id, plaintext=value
     )
 
 
-def _set_email(session: Session, row: AccountRecovery, email: str | None) -> bool:
+def _set_email(session: Session, row: RecoveryFacts, email: str | None) -> bool:
     if _same_secret(session, row, "email", email):
         return False
     row.email = _encrypt(session, row, "email", email) if email else None
@@ -200,7 +194,7 @@ def _set_email(session: Session, row: AccountRecovery, email: str | None) -> boo
     return True
 
 
-def _set_phone(session: Session, row: AccountRecovery, phone: str | None) -> bool:
+def _set_phone(session: Session, row: RecoveryFacts, phone: str | None) -> bool:
     if _same_secret(session, row, "phone", phone):
         return False
     row.phone = _encrypt(session, row, "phone", phone) if phone else None
@@ -216,11 +210,8 @@ def write_credential(
     ev: Evidence,
 ) -> tuple[Snapshot, Snapshot]:
     """Password storage, rotation, length policy, breach check, and the shared holders."""
-    row = session.get(AccountCredential, account.id)
+    row = repository.fact_sheet(session, account.id).credential()
     before = _credential_snapshot(session, row)
-    if row is None:
-        row = AccountCredential(account_id=account.id)
-        session.add(row)
     if ev.ok:
         data = data or CredentialIn()
         row.storage = data.storage
@@ -234,8 +225,8 @@ def write_credential(
     return before, _credential_snapshot(session, row)
 
 
-def _credential_snapshot(session: Session, row: AccountCredential | None) -> Snapshot:
-    if row is None:
+def _credential_snapshot(session: Session, row: CredentialFacts) -> Snapshot:
+    if not row.recorded:
         return None
     snapshot = {k: v for k, v in row.snapshot().items() if k in {"storage", "min_length"}}
     snapshot["last_rotated_at"] = _iso(row.last_rotated_at)
@@ -263,14 +254,6 @@ def _iso(value: datetime | None) -> str | None:
 # -- list groups ----------------------------------------------------------------------------
 
 
-def _group_row(session: Session, account_id: uuid.UUID, group: FactGroup) -> AccountFactGroup:
-    row = session.get(AccountFactGroup, (account_id, group))
-    if row is None:
-        row = AccountFactGroup(account_id=account_id, fact_group=group)
-        session.add(row)
-    return row
-
-
 def _replace_items(
     session: Session,
     group: FactGroup,
@@ -282,7 +265,6 @@ def _replace_items(
     ev: Evidence,
 ) -> None:
     """Make the group's rows match ``wanted`` (by key), or mark them all when not ok."""
-    group_row = session.get(AccountFactGroup, (account_id, group))
     if ev.ok:
         current = {key(row): row for row in existing}
         for item_key, row in current.items():
@@ -297,8 +279,7 @@ def _replace_items(
     else:
         for row in existing:
             ev.stamp(row)
-    group_row = group_row or _group_row(session, account_id, group)
-    ev.stamp(group_row)
+    ev.stamp(repository.fact_sheet(session, account_id).group(group))
     session.flush()
 
 
@@ -338,11 +319,13 @@ def _list_snapshot(
     rows: Sequence[Any],
     view: Callable[[Any], Any],
 ) -> Snapshot:
-    group_row = session.get(AccountFactGroup, (account_id, group))
-    if group_row is None and not rows:
+    sheet = repository.sheet_of(session, account_id)
+    group_row = sheet.group(group) if sheet is not None else None
+    recorded = group_row if group_row is not None and group_row.recorded else None
+    if recorded is None and not rows:
         return None
     items = sorted((view(r) for r in rows), key=repr)
-    return {"items": items, **_status(group_row)}
+    return {"items": items, **_status(recorded)}
 
 
 def write_admins(

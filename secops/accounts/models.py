@@ -1,9 +1,11 @@
 """Tables for the account inventory: people, accounts and the facts recorded about each account.
 
-Every fact row carries its provenance (``FactProvenance``): where the evidence came from
-(``attested`` or ``api:<connector kind>``), when it was true, who attested it, and whether it
-was actually obtained (``fact_status``). A connector that is refused writes ``error`` with the
-reason, so a permission problem never reads as a pass.
+Every fact carries its provenance: where the evidence came from (``attested`` or
+``api:<connector kind>``), when it was true, who attested it, and whether it was actually
+obtained (``fact_status``). A connector that is refused writes ``error`` with the reason, so a
+permission problem never reads as a pass. List items (methods, admins, apps) are rows of their
+own (``FactProvenance``); the groups an account has one of (MFA state, recovery, credential, and
+when each list was seen as a whole) share one row per account, ``AccountFactSheet``.
 
 Two derived columns on ``account`` keep the list filters to one table: ``mfa_strength`` (the
 strongest recorded method) and ``evidence_at`` (the oldest evidence among the fact groups
@@ -16,7 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, Generic, TypeVar, cast, overload
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    Uuid,
 )
 from sqlmodel import Field, SQLModel
 
@@ -181,7 +184,7 @@ class Affiliation(StrEnum):
 
 
 class FactGroup(StrEnum):
-    """A list-valued fact group; ``account_fact_group`` records when the whole list was seen."""
+    """A list-valued fact group; the fact sheet records when the whole list was last seen."""
 
     MFA_METHODS = "mfa_methods"
     ADMINS = "admins"
@@ -326,23 +329,24 @@ def _account_fk() -> Any:
     return ForeignKey("account.id", ondelete="CASCADE")
 
 
-class AccountMfa(FactProvenance, table=True):
-    """Whether MFA is on for the account, and whether the organisation enforces it."""
+def _source() -> Any:
+    return Column(String(64), nullable=True)
 
-    __tablename__ = "account_mfa"
 
-    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
-    mfa_enabled: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
-    # True: required by the organisation (CA policy, 2SV enforcement); False: left to the user.
-    mfa_enforced: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+def _when() -> Any:
+    return Column(UTCDateTime(), nullable=True)
 
-    def snapshot(self) -> dict[str, Any]:
-        """The audited fields, in JSON form."""
-        return {
-            "mfa_enabled": self.mfa_enabled,
-            "mfa_enforced": self.mfa_enforced,
-            **self.provenance(),
-        }
+
+def _who() -> Any:
+    return Column(Uuid(), nullable=True)
+
+
+def _status_column() -> Any:
+    return Column(String(10), nullable=True)
+
+
+def _reason() -> Any:
+    return Column(String(500), nullable=True)
 
 
 class AccountMfaMethod(FactProvenance, table=True):
@@ -363,87 +367,6 @@ class AccountMfaMethod(FactProvenance, table=True):
     def snapshot(self) -> dict[str, Any]:
         """The audited fields, in JSON form."""
         return {"method": self.method, "strength": str(self.strength), **self.provenance()}
-
-
-class AccountRecovery(FactProvenance, table=True):
-    """How the account is recovered; the address and number are stored only encrypted."""
-
-    __tablename__ = "account_recovery"
-
-    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
-    # encrypt_field(table="account_recovery", column="email", row_id=account_id).
-    email: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    # Plain and lower-case: the policy checks it against the ministry's domains.
-    email_domain: str | None = Field(
-        default=None, sa_column=Column(String(255), nullable=True, index=True)
-    )
-    # Masked form ("a•••@gmail.com") shown to callers without ACCOUNTS_SECRETS_READ.
-    email_hint: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
-    # Set when the recovery address is itself an inventoried mailbox.
-    email_account_id: uuid.UUID | None = Field(
-        default=None,
-        sa_column=Column(ForeignKey("account.id", ondelete="SET NULL"), nullable=True, index=True),
-    )
-    # encrypt_field(table="account_recovery", column="phone", row_id=account_id).
-    phone: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    # Masked form ("+33 •• •• •• 12").
-    phone_hint: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    phone_owner: PhoneOwner = Field(
-        default=PhoneOwner.UNKNOWN, sa_column=Column(String(16), nullable=False)
-    )
-    carrier_lock: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
-    backup_codes_escrowed: bool | None = Field(
-        default=None, sa_column=Column(Boolean, nullable=True)
-    )
-    last_verified_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
-
-    def snapshot(self) -> dict[str, Any]:
-        """The audited fields, in JSON form: the address and number only masked."""
-        return {
-            "email": self.email_hint,
-            "email_domain": self.email_domain,
-            "email_account_id": str(self.email_account_id) if self.email_account_id else None,
-            "phone": self.phone_hint,
-            "phone_owner": str(self.phone_owner),
-            "carrier_lock": self.carrier_lock,
-            "backup_codes_escrowed": self.backup_codes_escrowed,
-            "last_verified_at": _iso(self.last_verified_at),
-            **self.provenance(),
-        }
-
-
-register_encrypted_column("account_recovery", "email", id_column="account_id")
-register_encrypted_column("account_recovery", "phone", id_column="account_id")
-
-
-class AccountCredential(FactProvenance, table=True):
-    """Facts about the account's password; the password itself is never stored."""
-
-    __tablename__ = "account_credential"
-
-    account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
-    storage: CredentialStorage = Field(
-        default=CredentialStorage.UNKNOWN, sa_column=Column(String(16), nullable=False)
-    )
-    last_rotated_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
-    min_length: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    breach_checked_at: datetime | None = Field(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
-
-    def snapshot(self) -> dict[str, Any]:
-        """The audited fields, in JSON form."""
-        return {
-            "storage": str(self.storage),
-            "last_rotated_at": _iso(self.last_rotated_at),
-            "min_length": self.min_length,
-            "breach_checked_at": _iso(self.breach_checked_at),
-            **self.provenance(),
-        }
 
 
 class AccountCredentialHolder(SQLModel, table=True):
@@ -531,14 +454,298 @@ class ConnectedApp(FactProvenance, table=True):
         }
 
 
-class AccountFactGroup(FactProvenance, table=True):
-    """When a list-valued fact group was last seen as a whole, even empty, or why it was not.
+# -- the fact sheet: every one-per-account fact group in one row ---------------------------------
 
-    An empty list with an ``ok`` row means "seen: none"; no row means never recorded; an
-    ``error`` row means the source refused (the list keeps its previous items for reference).
+
+class AccountFactSheet(SQLModel, table=True):
+    """The account's single-valued facts: MFA state, recovery and credential, and when each
+    list group (methods, admins, apps) was last seen as a whole.
+
+    Each group keeps its own provenance under its prefix (``mfa_``, ``recovery_``,
+    ``credential_``, ``mfa_methods_``, ``admins_``, ``apps_``); a group whose ``*_source`` is
+    NULL was never recorded. One row per account instead of one per group: an inventory
+    import writes a fifth as many rows (the groups were four tables before revision 0005).
+    Code reads and writes a group through its view (``mfa()``, ``recovery()``,
+    ``credential()``, ``group()``), which names the fields as the group does.
     """
 
-    __tablename__ = "account_fact_group"
+    __tablename__ = "account_fact_sheet"
 
     account_id: uuid.UUID = Field(sa_column=Column(_account_fk(), primary_key=True))
-    fact_group: FactGroup = Field(sa_column=Column(String(20), primary_key=True))
+
+    mfa_enabled: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    # True: required by the organisation (CA policy, 2SV enforcement); False: left to the user.
+    mfa_enforced: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    mfa_source: str | None = Field(default=None, sa_column=_source())
+    mfa_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    mfa_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    mfa_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    mfa_error_reason: str | None = Field(default=None, sa_column=_reason())
+    mfa_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    mfa_methods_source: str | None = Field(default=None, sa_column=_source())
+    mfa_methods_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    mfa_methods_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    mfa_methods_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    mfa_methods_error_reason: str | None = Field(default=None, sa_column=_reason())
+    mfa_methods_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    # encrypt_field(table="account_recovery", column="email", row_id=account_id).
+    recovery_email: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Plain and lower-case: the policy checks it against the ministry's domains.
+    recovery_email_domain: str | None = Field(
+        default=None, sa_column=Column(String(255), nullable=True, index=True)
+    )
+    # Masked form ("a•••@gmail.com") shown to callers without ACCOUNTS_SECRETS_READ.
+    recovery_email_hint: str | None = Field(
+        default=None, sa_column=Column(String(320), nullable=True)
+    )
+    # Set when the recovery address is itself an inventoried mailbox.
+    recovery_email_account_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("account.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    # encrypt_field(table="account_recovery", column="phone", row_id=account_id).
+    recovery_phone: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Masked form ("+33 •• •• •• 12").
+    recovery_phone_hint: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True)
+    )
+    recovery_phone_owner: str | None = Field(
+        default=None, sa_column=Column(String(16), nullable=True)
+    )
+    recovery_carrier_lock: bool | None = Field(
+        default=None, sa_column=Column(Boolean, nullable=True)
+    )
+    recovery_backup_codes_escrowed: bool | None = Field(
+        default=None, sa_column=Column(Boolean, nullable=True)
+    )
+    recovery_last_verified_at: datetime | None = Field(default=None, sa_column=_when())
+    recovery_source: str | None = Field(default=None, sa_column=_source())
+    recovery_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    recovery_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    recovery_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    recovery_error_reason: str | None = Field(default=None, sa_column=_reason())
+    recovery_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    credential_storage: str | None = Field(
+        default=None, sa_column=Column(String(16), nullable=True)
+    )
+    credential_last_rotated_at: datetime | None = Field(default=None, sa_column=_when())
+    credential_min_length: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True)
+    )
+    credential_breach_checked_at: datetime | None = Field(default=None, sa_column=_when())
+    credential_source: str | None = Field(default=None, sa_column=_source())
+    credential_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    credential_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    credential_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    credential_error_reason: str | None = Field(default=None, sa_column=_reason())
+    credential_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    admins_source: str | None = Field(default=None, sa_column=_source())
+    admins_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    admins_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    admins_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    admins_error_reason: str | None = Field(default=None, sa_column=_reason())
+    admins_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    apps_source: str | None = Field(default=None, sa_column=_source())
+    apps_observed_at: datetime | None = Field(default=None, sa_column=_when())
+    apps_attested_by: uuid.UUID | None = Field(default=None, sa_column=_who())
+    apps_fact_status: str | None = Field(default=None, sa_column=_status_column())
+    apps_error_reason: str | None = Field(default=None, sa_column=_reason())
+    apps_recorded_at: datetime | None = Field(default=None, sa_column=_when())
+
+    def mfa(self) -> MfaFacts:
+        """The MFA state group."""
+        return MfaFacts(self, MFA_PREFIX)
+
+    def recovery(self) -> RecoveryFacts:
+        """The recovery group."""
+        return RecoveryFacts(self, RECOVERY_PREFIX)
+
+    def credential(self) -> CredentialFacts:
+        """The credential group."""
+        return CredentialFacts(self, CREDENTIAL_PREFIX)
+
+    def group(self, group: FactGroup) -> ListGroupFacts:
+        """When a list group was last seen as a whole."""
+        return ListGroupFacts(self, group.value)
+
+    def groups(self) -> list[ListGroupFacts]:
+        """The list groups recorded, by name."""
+        views = [self.group(g) for g in sorted(FactGroup, key=lambda g: g.value)]
+        return [view for view in views if view.recorded]
+
+
+MFA_PREFIX: Final = "mfa"
+RECOVERY_PREFIX: Final = "recovery"
+CREDENTIAL_PREFIX: Final = "credential"
+# Every group's prefix on the fact sheet, as evidence summaries name the groups.
+SHEET_GROUPS: Final = (
+    MFA_PREFIX,
+    RECOVERY_PREFIX,
+    CREDENTIAL_PREFIX,
+    *(group.value for group in FactGroup),
+)
+PROVENANCE_FIELDS: Final = (
+    "source",
+    "observed_at",
+    "attested_by",
+    "fact_status",
+    "error_reason",
+    "recorded_at",
+)
+# The ciphertexts keep the place they were bound to when the groups had tables of their own.
+register_encrypted_column(
+    "account_fact_sheet", "recovery_email", id_column="account_id", label="account_recovery.email"
+)
+register_encrypted_column(
+    "account_fact_sheet", "recovery_phone", id_column="account_id", label="account_recovery.phone"
+)
+
+T = TypeVar("T")
+
+
+class _Field(Generic[T]):
+    """A group's field on the fact sheet: column ``<prefix>_<name>`` unless named."""
+
+    def __init__(self, column: str | None = None) -> None:
+        self.column = column
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def column_of(self, view: GroupFacts) -> str:
+        """The sheet's column for this field of ``view``'s group."""
+        return self.column or f"{view.prefix}_{self.name}"
+
+    @overload
+    def __get__(self, view: None, owner: type) -> _Field[T]: ...
+
+    @overload
+    def __get__(self, view: GroupFacts, owner: type) -> T: ...
+
+    def __get__(self, view: GroupFacts | None, owner: type) -> T | _Field[T]:
+        if view is None:
+            return self
+        return cast(T, getattr(view.sheet, self.column_of(view)))
+
+    def __set__(self, view: GroupFacts, value: T) -> None:
+        setattr(view.sheet, self.column_of(view), value)
+
+
+class GroupFacts:
+    """One fact group on an account's fact sheet, its fields under the group's own names."""
+
+    source = _Field[str]()
+    observed_at = _Field[datetime | None]()
+    attested_by = _Field[uuid.UUID | None]()
+    fact_status = _Field[FactStatus]()
+    error_reason = _Field[str | None]()
+    recorded_at = _Field[datetime | None]()
+
+    def __init__(self, sheet: AccountFactSheet, prefix: str) -> None:
+        self.sheet = sheet
+        self.prefix = prefix
+
+    @property
+    def account_id(self) -> uuid.UUID:
+        """The account the sheet describes."""
+        return self.sheet.account_id
+
+    @property
+    def recorded(self) -> bool:
+        """True once the group has been written (its source is set)."""
+        return getattr(self.sheet, f"{self.prefix}_source") is not None
+
+    def provenance(self) -> dict[str, Any]:
+        """The provenance fields in JSON form, for audit diffs."""
+        return {
+            "source": self.source,
+            "observed_at": _iso(self.observed_at),
+            "attested_by": str(self.attested_by) if self.attested_by else None,
+            "fact_status": str(self.fact_status),
+            "error_reason": self.error_reason,
+        }
+
+
+class MfaFacts(GroupFacts):
+    """Whether MFA is on for the account, and whether the organisation enforces it."""
+
+    mfa_enabled = _Field[bool | None]("mfa_enabled")
+    mfa_enforced = _Field[bool | None]("mfa_enforced")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "mfa_enabled": self.mfa_enabled,
+            "mfa_enforced": self.mfa_enforced,
+            **self.provenance(),
+        }
+
+
+class RecoveryFacts(GroupFacts):
+    """How the account is recovered; the address and number are stored only encrypted."""
+
+    email = _Field[bytes | None]()
+    email_domain = _Field[str | None]()
+    email_hint = _Field[str | None]()
+    email_account_id = _Field[uuid.UUID | None]()
+    phone = _Field[bytes | None]()
+    phone_hint = _Field[str | None]()
+    phone_owner = _Field[PhoneOwner]()
+    carrier_lock = _Field[bool | None]()
+    backup_codes_escrowed = _Field[bool | None]()
+    last_verified_at = _Field[datetime | None]()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form: the address and number only masked."""
+        return {
+            "email": self.email_hint,
+            "email_domain": self.email_domain,
+            "email_account_id": str(self.email_account_id) if self.email_account_id else None,
+            "phone": self.phone_hint,
+            "phone_owner": str(self.phone_owner or PhoneOwner.UNKNOWN),
+            "carrier_lock": self.carrier_lock,
+            "backup_codes_escrowed": self.backup_codes_escrowed,
+            "last_verified_at": _iso(self.last_verified_at),
+            **self.provenance(),
+        }
+
+
+class CredentialFacts(GroupFacts):
+    """Facts about the account's password; the password itself is never stored."""
+
+    storage = _Field[CredentialStorage]()
+    last_rotated_at = _Field[datetime | None]()
+    min_length = _Field[int | None]()
+    breach_checked_at = _Field[datetime | None]()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audited fields, in JSON form."""
+        return {
+            "storage": str(self.storage or CredentialStorage.UNKNOWN),
+            "last_rotated_at": _iso(self.last_rotated_at),
+            "min_length": self.min_length,
+            "breach_checked_at": _iso(self.breach_checked_at),
+            **self.provenance(),
+        }
+
+
+class ListGroupFacts(GroupFacts):
+    """When a list-valued group was last seen as a whole, even empty, or why it was not.
+
+    An empty list recorded ``ok`` means "seen: none"; unrecorded means never recorded; an
+    ``error`` means the source refused (the list keeps its previous items for reference).
+    """
+
+    @property
+    def fact_group(self) -> FactGroup:
+        """Which list."""
+        return FactGroup(self.prefix)
+
+
+Provenanced = FactProvenance | GroupFacts

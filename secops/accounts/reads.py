@@ -25,11 +25,12 @@ from secops.accounts.fact_schemas import (
 )
 from secops.accounts.models import (
     Account,
-    AccountCredential,
-    AccountMfa,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
-    FactProvenance,
+    CredentialFacts,
+    MfaFacts,
+    Provenanced,
+    RecoveryFacts,
 )
 from secops.accounts.schemas import AccountDetail, AccountRead
 from secops.core.crypto import decrypt_field
@@ -45,7 +46,7 @@ def age_days(observed_at: datetime | None, now: datetime) -> int | None:
     return max(0, int((now - observed_at).total_seconds() // SECONDS_PER_DAY))
 
 
-def provenance(row: FactProvenance, now: datetime) -> dict[str, Any]:
+def provenance(row: Provenanced, now: datetime) -> dict[str, Any]:
     """The provenance fields of a fact row, with its age."""
     return {
         "source": row.source,
@@ -57,9 +58,9 @@ def provenance(row: FactProvenance, now: datetime) -> dict[str, Any]:
     }
 
 
-def mfa_state_read(row: AccountMfa | None, now: datetime) -> MfaStateRead | None:
+def mfa_state_read(row: MfaFacts | None, now: datetime) -> MfaStateRead | None:
     """The MFA state, if recorded."""
-    if row is None:
+    if row is None or not row.recorded:
         return None
     return MfaStateRead(
         mfa_enabled=row.mfa_enabled, mfa_enforced=row.mfa_enforced, **provenance(row, now)
@@ -71,7 +72,7 @@ def account_read(
     *,
     mission_code: str,
     owner_name: str | None,
-    mfa: AccountMfa | None,
+    sheet: AccountFactSheet | None,
     methods: Sequence[AccountMfaMethod],
     now: datetime,
 ) -> AccountRead:
@@ -80,7 +81,7 @@ def account_read(
         **_account_fields(account),
         mission_code=mission_code,
         owner_name=owner_name,
-        mfa=mfa_state_read(mfa, now),
+        mfa=mfa_state_read(sheet.mfa() if sheet is not None else None, now),
         mfa_methods=[m.method for m in methods],
         age_days=age_days(account.evidence_at, now),
     )
@@ -151,7 +152,7 @@ _ADMIN_FIELDS = [
 
 
 def _credential_read(
-    session: Session, row: AccountCredential | None, now: datetime
+    session: Session, row: CredentialFacts | None, now: datetime
 ) -> CredentialRead | None:
     if row is None:
         return None
@@ -177,7 +178,7 @@ def _admin_reads(session: Session, account_id: uuid.UUID, now: datetime) -> list
 
 
 def recovery_read(
-    session: Session, row: AccountRecovery | None, *, reveal: bool, now: datetime
+    session: Session, row: RecoveryFacts | None, *, reveal: bool, now: datetime
 ) -> RecoveryRead | None:
     """Recovery details: decrypted when ``reveal``, else the stored masks."""
     if row is None:

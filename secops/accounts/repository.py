@@ -12,7 +12,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, bindparam, func, null, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col
 
 from secops.accounts.filters import (
@@ -25,19 +26,21 @@ from secops.accounts.filters import (
     read_cursor,
 )
 from secops.accounts.models import (
+    SHEET_GROUPS,
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
-    AccountFactGroup,
-    AccountMfa,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
     ConnectedApp,
+    CredentialFacts,
     FactStatus,
+    ListGroupFacts,
+    MfaFacts,
     MfaStrength,
     Person,
     Platform,
+    RecoveryFacts,
     normalise_handle,
 )
 from secops.core.errors import NotFound
@@ -50,8 +53,13 @@ from secops.missions.scope import fetch_visible, scope
 MISSION_NOT_FOUND = "Mission not found, or not one of yours."
 READ = Permission.ACCOUNTS_READ
 
-# One page row: the account, its mission's code, its owner's name and its MFA state.
-PageRow = Row[Account, str, str | None, AccountMfa | None]
+# One page row: the account, its mission's code, its owner's name and its fact sheet (only the
+# MFA state's columns loaded).
+PageRow = Row[Account, str, str | None, AccountFactSheet | None]
+_MFA_COLUMNS = [
+    getattr(AccountFactSheet, f"mfa_{name}")
+    for name in ("enabled", "enforced", "source", "observed_at", "attested_by")
+] + [getattr(AccountFactSheet, f"mfa_{name}") for name in ("fact_status", "error_reason")]
 
 
 # -- missions -------------------------------------------------------------------------------
@@ -241,10 +249,11 @@ _SORT_COLUMNS: dict[str, tuple[list[Any], list[type]]] = {
 
 def _summary_query(principal: Principal) -> Any:
     query = (
-        select(Account, col(Mission.code), col(Person.full_name), AccountMfa)
+        select(Account, col(Mission.code), col(Person.full_name), AccountFactSheet)
         .join(Mission, col(Mission.id) == col(Account.mission_id))
         .outerjoin(Person, col(Person.id) == col(Account.owner_id))
-        .outerjoin(AccountMfa, col(AccountMfa.account_id) == col(Account.id))
+        .outerjoin(AccountFactSheet, col(AccountFactSheet.account_id) == col(Account.id))
+        .options(load_only(*_MFA_COLUMNS))
     )
     return scope(query, principal, READ, Account.mission_id)
 
@@ -391,15 +400,34 @@ def methods_of(
     return found
 
 
+def sheet_of(session: Session, account_id: uuid.UUID) -> AccountFactSheet | None:
+    """The account's fact sheet, if any group was ever recorded."""
+    # unscoped: account_id was read through scope() by the caller
+    return session.get(AccountFactSheet, account_id)
+
+
+def fact_sheet(session: Session, account_id: uuid.UUID) -> AccountFactSheet:
+    """The account's fact sheet, made (and flushed) on the first write of any group."""
+    sheet = sheet_of(session, account_id)
+    if sheet is None:
+        sheet = AccountFactSheet(account_id=account_id)
+        session.add(sheet)
+        session.flush()
+    return sheet
+
+
 def one_to_one(
     session: Session, account_id: uuid.UUID
-) -> tuple[AccountMfa | None, AccountRecovery | None, AccountCredential | None]:
-    """The account's MFA state, recovery and credential rows."""
-    # unscoped: account_id was read through scope() by the caller
+) -> tuple[MfaFacts | None, RecoveryFacts | None, CredentialFacts | None]:
+    """The account's MFA state, recovery and credential groups, those recorded."""
+    sheet = sheet_of(session, account_id)
+    if sheet is None:
+        return None, None, None
+    mfa, recovery, credential = sheet.mfa(), sheet.recovery(), sheet.credential()
     return (
-        session.get(AccountMfa, account_id),
-        session.get(AccountRecovery, account_id),
-        session.get(AccountCredential, account_id),
+        mfa if mfa.recorded else None,
+        recovery if recovery.recorded else None,
+        credential if credential.recorded else None,
     )
 
 
@@ -431,11 +459,10 @@ def apps_of(session: Session, account_id: uuid.UUID) -> list[ConnectedApp]:
     return list(session.scalars(query.order_by(col(ConnectedApp.name), col(ConnectedApp.id))))
 
 
-def groups_of(session: Session, account_id: uuid.UUID) -> list[AccountFactGroup]:
+def groups_of(session: Session, account_id: uuid.UUID) -> list[ListGroupFacts]:
     """When each list-valued group was last seen."""
-    # unscoped: account_id was read through scope() by the caller
-    query = select(AccountFactGroup).where(col(AccountFactGroup.account_id) == account_id)
-    return list(session.scalars(query.order_by(col(AccountFactGroup.fact_group))))
+    sheet = sheet_of(session, account_id)
+    return [] if sheet is None else sheet.groups()
 
 
 def people_visible(
@@ -462,25 +489,19 @@ def evidence_rows(
     if not account_ids:
         return found
     ids = list(account_ids)
-    one_to_one: list[tuple[str, Any, Any]] = [
-        ("mfa", AccountMfa, col(AccountMfa.mfa_enabled)),
-        ("recovery", AccountRecovery, null()),
-        ("credential", AccountCredential, null()),
-    ]
-    for name, table, extra in one_to_one:
-        query = select(table.account_id, table.fact_status, table.observed_at, extra).where(
-            table.account_id.in_(ids)
-        )
-        for account_id, status, observed, value in session.execute(query):
-            found.setdefault(account_id, {})[name] = (FactStatus(status), observed, value)
-    query = select(
-        col(AccountFactGroup.account_id),
-        col(AccountFactGroup.fact_group),
-        col(AccountFactGroup.fact_status),
-        col(AccountFactGroup.observed_at),
-    ).where(col(AccountFactGroup.account_id).in_(ids))
-    for account_id, group, status, observed in session.execute(query):
-        found.setdefault(account_id, {})[str(group)] = (FactStatus(status), observed, None)
+    sheet = AccountFactSheet.__table__.c  # type: ignore[attr-defined]
+    columns = [sheet.account_id, sheet.mfa_enabled]
+    for group in SHEET_GROUPS:
+        columns += [sheet[f"{group}_fact_status"], sheet[f"{group}_observed_at"]]
+    for account_id, enabled, *pairs in session.execute(
+        select(*columns).where(sheet.account_id.in_(ids))
+    ):
+        summary = found.setdefault(account_id, {})
+        for index, group in enumerate(SHEET_GROUPS):
+            status, observed = pairs[2 * index], pairs[2 * index + 1]
+            if status is not None:
+                value = enabled if group == "mfa" else None
+                summary[group] = (FactStatus(status), observed, value)
     return found
 
 

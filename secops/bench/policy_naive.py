@@ -22,12 +22,9 @@ from secops.accounts.mfa import best_strength
 from secops.accounts.models import (
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
-    AccountFactGroup,
-    AccountMfa,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
     ConnectedApp,
     MfaStrength,
     Person,
@@ -68,12 +65,15 @@ def _provenance(row: Any) -> Provenance:
 
 def _one_to_one(session: Session, account_id: uuid.UUID, facts: AccountFacts) -> None:
     values, groups = facts.values, facts.groups
-    mfa = session.get(AccountMfa, account_id)
-    if mfa is not None:
+    sheet = session.get(AccountFactSheet, account_id)
+    if sheet is None:
+        return
+    mfa = sheet.mfa()
+    if mfa.recorded:
         values["mfa.enabled"], values["mfa.enforced"] = mfa.mfa_enabled, mfa.mfa_enforced
         groups[Group.MFA] = _provenance(mfa)
-    recovery = session.get(AccountRecovery, account_id)
-    if recovery is not None:
+    recovery = sheet.recovery()
+    if recovery.recorded:
         values.update(
             {
                 "recovery.email_domain": recovery.email_domain,
@@ -87,8 +87,8 @@ def _one_to_one(session: Session, account_id: uuid.UUID, facts: AccountFacts) ->
         )
         facts.recovery_email_account_id = recovery.email_account_id
         groups[Group.RECOVERY] = _provenance(recovery)
-    credential = session.get(AccountCredential, account_id)
-    if credential is not None:
+    credential = sheet.credential()
+    if credential.recorded:
         values.update(
             {
                 "credential.storage": credential.storage,
@@ -103,9 +103,8 @@ def _one_to_one(session: Session, account_id: uuid.UUID, facts: AccountFacts) ->
 
 def _lists(session: Session, account_id: uuid.UUID, facts: AccountFacts) -> None:
     values = facts.values
-    for row in session.scalars(
-        select(AccountFactGroup).where(col(AccountFactGroup.account_id) == account_id)
-    ):
+    sheet = session.get(AccountFactSheet, account_id)
+    for row in sheet.groups() if sheet is not None else []:
         group = _LIST_GROUPS.get(str(row.fact_group))
         if group is not None:
             facts.groups[group] = _provenance(row)

@@ -48,6 +48,17 @@ class EncryptedColumn:
     table: str
     column: str
     id_column: str = "id"
+    # The place the ciphertexts are bound to (``table.column`` of their AAD), when it is not
+    # where they are stored: values moved by a migration keep the binding they were sealed with.
+    label: str | None = None
+
+    @property
+    def place(self) -> tuple[str, str]:
+        """The (table, column) named in the values' associated data."""
+        if self.label is None:
+            return self.table, self.column
+        table, column = self.label.split(".")
+        return table, column
 
 
 _registry: dict[tuple[str, str], EncryptedColumn] = {}
@@ -59,7 +70,9 @@ def _check_identifier(kind: str, name: str) -> None:
         raise ValueError(f"{kind} {name!r} is not a plain lower-case SQL identifier")
 
 
-def register_encrypted_column(table: str, column: str, id_column: str = "id") -> EncryptedColumn:
+def register_encrypted_column(
+    table: str, column: str, id_column: str = "id", *, label: str | None = None
+) -> EncryptedColumn:
     """Declare that ``table.column`` holds ciphertexts keyed by the UUID in ``id_column``.
 
     Domains call this at import time, next to the model. Registering the same column again is
@@ -67,7 +80,10 @@ def register_encrypted_column(table: str, column: str, id_column: str = "id") ->
     """
     for kind, name in (("table", table), ("column", column), ("id column", id_column)):
         _check_identifier(kind, name)
-    entry = EncryptedColumn(table, column, id_column)
+    if label is not None:
+        for kind, name in zip(("label table", "label column"), label.split("."), strict=True):
+            _check_identifier(kind, name)
+    entry = EncryptedColumn(table, column, id_column, label)
     with _registry_lock:
         existing = _registry.setdefault((table, column), entry)
     if existing != entry:

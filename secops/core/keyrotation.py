@@ -236,7 +236,8 @@ def _reencrypt_batch(
     rows = session.execute(query).all()
     changed = 0
     for row_id, blob in rows:
-        place = {"table": entry.table, "column": entry.column, "row_id": row_id}
+        bound_table, bound_column = entry.place
+        place = {"table": bound_table, "column": bound_column, "row_id": row_id}
         plaintext = crypto.decrypt_bytes(session, blob=bytes(blob), **place)
         fresh = crypto.encrypt_bytes(session, plaintext=plaintext, **place)
         # Compare-and-set on the old blob: a value a writer changed meanwhile is newer than

@@ -23,12 +23,9 @@ from sqlmodel import Session, col
 from secops.accounts.models import (
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
-    AccountFactGroup,
-    AccountMfa,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
     ConnectedApp,
     FactGroup,
     MfaStrength,
@@ -107,8 +104,7 @@ def load_facts(
     with _cyclic_gc_paused():
         facts = loader.accounts()
         if facts:
-            loader.one_to_one(facts)
-            loader.list_groups(facts)
+            loader.sheets(facts)
             loader.people_lists(facts)
             loader.methods_and_apps(facts)
     return list(facts.values())
@@ -150,13 +146,20 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _provenance_columns(model: Any) -> list[Any]:
+# The provenance columns read, in the order ``_Loader.provenance`` takes them.
+PROVENANCE: Final = ("source", "observed_at", "attested_by", "fact_status", "error_reason")
+
+
+def _provenance_columns(model: Any, prefix: str | None = None) -> list[Any]:
+    def column(name: str) -> Any:
+        return getattr(model, f"{prefix}_{name}" if prefix else name)
+
     return [
-        col(model.source),
-        _raw_time(model.observed_at),
-        _raw(model.attested_by),
-        col(model.fact_status),
-        col(model.error_reason),
+        col(column("source")),
+        _raw_time(column("observed_at")),
+        _raw(column("attested_by")),
+        col(column("fact_status")),
+        col(column("error_reason")),
     ]
 
 
@@ -247,66 +250,56 @@ class _Loader:
             found[raw_id] = AccountFacts(account_id, self.uuid(mission), values, groups)
         return found
 
-    def one_to_one(self, facts: dict[Any, AccountFacts]) -> None:
-        """MFA state, recovery and credential rows: one each at most."""
-        mfa = select(
-            _raw(AccountMfa.account_id), col(AccountMfa.mfa_enabled),
-            col(AccountMfa.mfa_enforced), *_provenance_columns(AccountMfa),
-        ).join(Account, col(Account.id) == col(AccountMfa.account_id))  # fmt: skip
-        for account, enabled, enforced, *prov in self.rows(mfa):
-            target = facts[account]
-            target.values["mfa.enabled"], target.values["mfa.enforced"] = enabled, enforced
-            target.groups[Group.MFA] = self.provenance(*prov)
-        recovery = select(
-            _raw(AccountRecovery.account_id), col(AccountRecovery.email_domain),
-            _raw(AccountRecovery.email_account_id),
-            col(AccountRecovery.phone).is_not(None).label("phone_set"),
-            col(AccountRecovery.phone_owner), col(AccountRecovery.carrier_lock),
-            col(AccountRecovery.backup_codes_escrowed),
-            _raw_time(AccountRecovery.last_verified_at), *_provenance_columns(AccountRecovery),
-        ).join(Account, col(Account.id) == col(AccountRecovery.account_id))  # fmt: skip
-        for account, domain, mailbox, phone, owner, lock, codes, verified, *prov in self.rows(
-            recovery
-        ):
-            target = facts[account]
-            values = target.values
-            values["recovery.email_domain"] = domain
-            values["recovery.email_inventoried"] = mailbox is not None
-            values["recovery.phone_set"] = bool(phone)
-            values["recovery.phone_owner"], values["recovery.carrier_lock"] = owner, lock
-            values["recovery.backup_codes_escrowed"] = codes
-            values["recovery.last_verified_at"] = _utc(verified)
-            target.recovery_email_account_id = None if mailbox is None else self.uuid(mailbox)
-            target.groups[Group.RECOVERY] = self.provenance(*prov)
-        credential = select(
-            _raw(AccountCredential.account_id), col(AccountCredential.storage),
-            _raw_time(AccountCredential.last_rotated_at), col(AccountCredential.min_length),
-            _raw_time(AccountCredential.breach_checked_at),
-            *_provenance_columns(AccountCredential),
-        ).join(Account, col(Account.id) == col(AccountCredential.account_id))  # fmt: skip
-        for account, storage, rotated, length, breach, *prov in self.rows(credential):
-            target = facts[account]
-            values = target.values
-            values["credential.storage"] = storage
-            values["credential.last_rotated_at"] = _utc(rotated)
-            values["credential.min_length"] = length
-            values["credential.breach_checked_at"] = _utc(breach)
-            values["credential.holders"] = []
-            target.groups[Group.CREDENTIAL] = self.provenance(*prov)
-
-    def list_groups(self, facts: dict[Any, AccountFacts]) -> None:
-        """When each list group was seen as a whole: no row means never recorded."""
+    def sheets(self, facts: dict[Any, AccountFacts]) -> None:
+        """The fact sheets: MFA state, recovery and credential, and when each list group was
+        seen as a whole. A group never recorded keeps no provenance."""
+        sheet = AccountFactSheet
         query = select(
-            _raw(AccountFactGroup.account_id), col(AccountFactGroup.fact_group),
-            *_provenance_columns(AccountFactGroup),
-        ).join(Account, col(Account.id) == col(AccountFactGroup.account_id))  # fmt: skip
-        for account, fact_group, *prov in self.rows(query):
-            group = _LIST_GROUPS.get(fact_group)
-            if group is None:
-                continue
+            _raw(sheet.account_id), col(sheet.mfa_enabled), col(sheet.mfa_enforced),
+            *_provenance_columns(sheet, "mfa"),
+            col(sheet.recovery_email_domain), _raw(sheet.recovery_email_account_id),
+            col(sheet.recovery_phone).is_not(None).label("phone_set"),
+            col(sheet.recovery_phone_owner), col(sheet.recovery_carrier_lock),
+            col(sheet.recovery_backup_codes_escrowed),
+            _raw_time(sheet.recovery_last_verified_at), *_provenance_columns(sheet, "recovery"),
+            col(sheet.credential_storage), _raw_time(sheet.credential_last_rotated_at),
+            col(sheet.credential_min_length), _raw_time(sheet.credential_breach_checked_at),
+            *_provenance_columns(sheet, "credential"),
+            *(c for g in _LIST_GROUPS for c in _provenance_columns(sheet, g)),
+        ).join(Account, col(Account.id) == col(sheet.account_id))  # fmt: skip
+        width = len(PROVENANCE)
+        for account, enabled, enforced, *rest in self.rows(query):
             target = facts[account]
-            target.groups[group] = self.provenance(*prov)
-            target.values["mfa.methods" if group is Group.MFA_METHODS else group.value] = []
+            values = target.values
+            mfa, rest = rest[:width], rest[width:]
+            if mfa[0] is not None:
+                values["mfa.enabled"], values["mfa.enforced"] = enabled, enforced
+                target.groups[Group.MFA] = self.provenance(*mfa)
+            (domain, mailbox, phone, owner, lock, codes, verified), rest = rest[:7], rest[7:]
+            recovery, rest = rest[:width], rest[width:]
+            if recovery[0] is not None:
+                values["recovery.email_domain"] = domain
+                values["recovery.email_inventoried"] = mailbox is not None
+                values["recovery.phone_set"] = bool(phone)
+                values["recovery.phone_owner"], values["recovery.carrier_lock"] = owner, lock
+                values["recovery.backup_codes_escrowed"] = codes
+                values["recovery.last_verified_at"] = _utc(verified)
+                target.recovery_email_account_id = None if mailbox is None else self.uuid(mailbox)
+                target.groups[Group.RECOVERY] = self.provenance(*recovery)
+            (storage, rotated, length, breach), rest = rest[:4], rest[4:]
+            credential, rest = rest[:width], rest[width:]
+            if credential[0] is not None:
+                values["credential.storage"] = storage
+                values["credential.last_rotated_at"] = _utc(rotated)
+                values["credential.min_length"] = length
+                values["credential.breach_checked_at"] = _utc(breach)
+                values["credential.holders"] = []
+                target.groups[Group.CREDENTIAL] = self.provenance(*credential)
+            for group in _LIST_GROUPS.values():
+                prov, rest = rest[:width], rest[width:]
+                if prov[0] is not None:
+                    target.groups[group] = self.provenance(*prov)
+                    values["mfa.methods" if group is Group.MFA_METHODS else group.value] = []
 
     def people_lists(self, facts: dict[Any, AccountFacts]) -> None:
         """Credential holders and admins, with their directory status and leaving date."""

@@ -13,8 +13,9 @@ from sqlmodel import col, select
 
 from secops.accounts import service
 from secops.accounts.fact_schemas import AdminIn, ConnectedAppIn, MfaStateIn, RecoveryIn
-from secops.accounts.models import Account, AccountRecovery, FactStatus, Platform
+from secops.accounts.models import Account, AccountFactSheet, FactStatus, Platform
 from secops.audit.models import AuditEvent
+from secops.core import keyrotation
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
 from secops.core.principal import Principal, Role, system_principal
@@ -164,13 +165,13 @@ def test_no_plaintext_recovery_email_or_phone_in_the_database(
         for table in tables:
             rows = s.execute(text(f'SELECT * FROM "{table}"')).all()
             dump += repr(rows)
-        row = s.get(AccountRecovery, account.id)
-        assert row is not None
-        assert row.email is not None
+        sheet = s.get(AccountFactSheet, account.id)
+        assert sheet is not None
+        assert sheet.recovery_email is not None
 
     assert "canary.recovery" not in dump
     assert "612345678" not in dump
-    assert b"canary" not in row.email
+    assert b"canary" not in sheet.recovery_email
 
 
 _TABLES_SQL = {
@@ -405,3 +406,24 @@ def test_summaries_follow_the_oldest_evidence(
         assert stored is not None
         assert stored.mfa_strength == "none"
         assert stored.evidence_at == datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+
+def test_a_data_key_rotation_reencrypts_recovery_values_which_stay_readable(
+    client: TestClient, admin: Principal, account: Account, sessions: SessionFactory
+) -> None:
+    attest(client, account, FULL_ATTESTATION)
+    with sessions() as s:
+        sheet = s.get(AccountFactSheet, account.id)
+        assert sheet is not None
+        old_blobs = {sheet.recovery_email, sheet.recovery_phone}
+
+    outcome = keyrotation.rotate_dek(sessions, on_step=lambda session, step: None)
+
+    with sessions() as s:
+        sheet = s.get(AccountFactSheet, account.id)
+        assert sheet is not None
+        new_blobs = {sheet.recovery_email, sheet.recovery_phone}
+    recovery = client.get(f"{ACCOUNTS}/{account.id}").json()["recovery"]
+    assert outcome.reencrypted == 2
+    assert old_blobs.isdisjoint(new_blobs)
+    assert (recovery["email"], recovery["phone"]) == (EMAIL, "+33612345678")

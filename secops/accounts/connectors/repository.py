@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from secops.accounts.connectors.models import Connector, ConnectorKind, SyncRun, SyncStatus
-from secops.accounts.models import Account, AccountRecovery, ConnectedApp, Platform
+from secops.accounts.models import Account, AccountFactSheet, ConnectedApp, Platform, RecoveryFacts
 from secops.core.errors import BadRequest, Conflict, NotFound
 from secops.core.pagination import clamp_limit, decode_cursor, encode_cursor
 from secops.core.principal import Permission, Principal
@@ -175,10 +175,12 @@ def app_reviews(session: Session, account_id: uuid.UUID) -> dict[str, tuple[bool
     }
 
 
-def recovery_row(session: Session, account_id: uuid.UUID) -> AccountRecovery | None:
-    """The account's recovery facts, whose attested parts a sync keeps."""
+def recovery_row(session: Session, account_id: uuid.UUID) -> RecoveryFacts | None:
+    """The account's recovery facts, whose attested parts a sync keeps (None if unrecorded)."""
     # unscoped: account_id was read through the accounts service (scoped) by the caller
-    return session.get(AccountRecovery, account_id)
+    sheet = session.get(AccountFactSheet, account_id)
+    recovery = sheet.recovery() if sheet is not None else None
+    return recovery if recovery is not None and recovery.recorded else None
 
 
 def _uuid(value: str) -> uuid.UUID:

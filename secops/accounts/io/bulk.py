@@ -32,7 +32,7 @@ from secops.accounts.io.context import Context
 from secops.accounts.io.factplan import GroupChange
 from secops.accounts.io.plan import AccountPlan, PersonPlan
 from secops.accounts.io.records import ITEMS, AdminItem, AppItem, Group
-from secops.accounts.io.tables import COLUMNS, INVENTORY_TABLES
+from secops.accounts.io.tables import COLUMNS, INVENTORY_TABLES, PROVENANCE
 from secops.accounts.mfa import strength_of
 from secops.accounts.models import ATTESTED, FactGroup, FactStatus, MfaStrength, Platform
 from secops.core import fastinsert
@@ -51,7 +51,13 @@ CORE_GROUP: Final = {
     Group.ADMINS: FactGroup.ADMINS.value,
     Group.CONNECTED_APPS: FactGroup.APPS.value,
 }
-RECOVERY: Final = "account_recovery"
+RECOVERY: Final = "account_recovery"  # the recovery values' bound place (their AAD)
+SHEET: Final = "account_fact_sheet"
+# The columns of a group the row does not give: all NULL (see tables.COLUMNS).
+NO_PROVENANCE: Final[Row] = (None,) * len(PROVENANCE)
+NO_MFA: Final[Row] = (None,) * (2 + len(PROVENANCE))
+NO_RECOVERY: Final[Row] = (None,) * (10 + len(PROVENANCE))
+NO_CREDENTIAL: Final[Row] = (None,) * (4 + len(PROVENANCE))
 # Accounts built per batch; on PostgreSQL one batch is copied while the next is built.
 CHUNK: Final = 10_000
 log = get_logger("secops.accounts.io")
@@ -151,33 +157,42 @@ class Builder:
         return found
 
     def account(self, plan: AccountPlan) -> None:
-        """The account's row and the rows of every fact group it was given."""
+        """The account's row, its fact sheet and the rows of every list it was given."""
         enc, rows = self.enc, self.rows
         account_id = enc.uuid(plan.account_id)
         strengths: list[MfaStrength] = []
         facts: dict[str, tuple[FactStatus, datetime | None, Any]] = {}
+        mfa = methods = recovery = credential = admins = apps = None
         for change in plan.groups:
             group, values = change.group, change.values
             prov = self.provenance(change.observed_at)
             facts[CORE_GROUP[group]] = (OK, change.observed_at, values.get("enabled"))
             if group is Group.MFA:
-                rows["account_mfa"].append(
-                    (account_id, values["enabled"], values["enforced"], *prov)
-                )
-                continue
-            if group is Group.RECOVERY:
-                rows["account_recovery"].append(self._recovery(plan, account_id, change, prov))
-                continue
-            if group is Group.CREDENTIAL:
-                self._credential(account_id, values, prov)
-                continue
-            rows["account_fact_group"].append((account_id, CORE_GROUP[group], *prov))
-            if group is Group.MFA_METHODS:
+                mfa = (values["enabled"], values["enforced"], *prov)
+            elif group is Group.RECOVERY:
+                recovery = self._recovery(plan, change, prov)
+            elif group is Group.CREDENTIAL:
+                credential = self._credential(account_id, values, prov)
+            elif group is Group.MFA_METHODS:
+                methods = prov
                 strengths += self._methods(account_id, values[ITEMS], prov)
             elif group is Group.ADMINS:
+                admins = prov
                 self._admins(account_id, values[ITEMS], prov)
             else:
+                apps = prov
                 self._apps(account_id, values[ITEMS], prov)
+        if plan.groups:
+            # The sheet's columns in table order; a group not given leaves its columns NULL.
+            rows[SHEET].append(
+                (account_id,)
+                + (mfa or NO_MFA)
+                + (methods or NO_PROVENANCE)
+                + (recovery or NO_RECOVERY)
+                + (credential or NO_CREDENTIAL)
+                + (admins or NO_PROVENANCE)
+                + (apps or NO_PROVENANCE)
+            )
         fields = plan.fields
         strength = mfa_summary(facts, strengths)
         rows["account"].append(
@@ -216,13 +231,12 @@ class Builder:
             rows.append((next(ids), account_id, method, strength.value, *prov))
         return strengths
 
-    def _recovery(self, plan: AccountPlan, account_id: Any, change: GroupChange, prov: Row) -> Row:
+    def _recovery(self, plan: AccountPlan, change: GroupChange, prov: Row) -> Row:
         values = change.values
         email, phone = values["email"], values["phone"]
         # As the core's writer: an officer attesting recovery details has just checked them.
         verified = values["last_verified_at"] or change.observed_at
         return (
-            account_id,
             self._seal(plan.account_id, "email", email),
             masking.email_domain(email) if email else None,
             masking.mask_email(email) if email else None,
@@ -246,21 +260,18 @@ class Builder:
         aad = associated_data(RECOVERY, column, account_id)
         return seal(aead, key_id=key_id, aad=aad, plaintext=value.encode())
 
-    def _credential(self, account_id: Any, values: dict[str, Any], prov: Row) -> None:
+    def _credential(self, account_id: Any, values: dict[str, Any], prov: Row) -> Row:
         enc = self.enc
-        self.rows["account_credential"].append(
-            (
-                account_id,
-                str(values["storage"]),
-                enc.time(values["last_rotated_at"]),
-                values["min_length"],
-                enc.time(values["breach_checked_at"]),
-                *prov,
-            )
-        )
         holders = {self._people[email] for email in values["holders"]}
         self.rows["account_credential_holder"].extend(
             (account_id, person_id) for person_id in sorted(holders)
+        )
+        return (
+            str(values["storage"]),
+            enc.time(values["last_rotated_at"]),
+            values["min_length"],
+            enc.time(values["breach_checked_at"]),
+            *prov,
         )
 
     def _admins(self, account_id: Any, admins: list[AdminItem], prov: Row) -> None:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import ARRAY, Row, String, Uuid, any_, bindparam, select, type_coerce
 from sqlalchemy.engine import Dialect
@@ -23,13 +23,11 @@ from sqlmodel import Session, col
 from secops.accounts.models import (
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
-    AccountFactGroup,
-    AccountMfa,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
     ConnectedApp,
+    FactGroup,
     Person,
     Platform,
 )
@@ -199,6 +197,117 @@ def _shared(column: Any) -> Any:
     return column
 
 
+class MfaRow(NamedTuple):
+    """The MFA state group of a fact sheet."""
+
+    account_id: uuid.UUID
+    mfa_enabled: bool | None
+    mfa_enforced: bool | None
+    source: str
+    observed_at: datetime | None
+    attested_by: uuid.UUID | None
+    fact_status: str
+    error_reason: str | None
+    recorded_at: datetime | None
+
+
+class RecoveryRow(NamedTuple):
+    """The recovery group of a fact sheet (address and number still encrypted)."""
+
+    account_id: uuid.UUID
+    email: bytes | None
+    email_domain: str | None
+    email_hint: str | None
+    email_account_id: uuid.UUID | None
+    phone: bytes | None
+    phone_hint: str | None
+    phone_owner: str
+    carrier_lock: bool | None
+    backup_codes_escrowed: bool | None
+    last_verified_at: datetime | None
+    source: str
+    observed_at: datetime | None
+    attested_by: uuid.UUID | None
+    fact_status: str
+    error_reason: str | None
+    recorded_at: datetime | None
+
+
+class CredentialRow(NamedTuple):
+    """The credential group of a fact sheet."""
+
+    account_id: uuid.UUID
+    storage: str
+    last_rotated_at: datetime | None
+    min_length: int | None
+    breach_checked_at: datetime | None
+    source: str
+    observed_at: datetime | None
+    attested_by: uuid.UUID | None
+    fact_status: str
+    error_reason: str | None
+    recorded_at: datetime | None
+
+
+class ListGroupRow(NamedTuple):
+    """When a list group of a fact sheet was seen as a whole."""
+
+    account_id: uuid.UUID
+    fact_group: str
+    source: str
+    observed_at: datetime | None
+    attested_by: uuid.UUID | None
+    fact_status: str
+    error_reason: str | None
+    recorded_at: datetime | None
+
+
+# The fact sheet's columns as read, in order: each group's slice, then its provenance.
+_RECOVERY_AT: Final = 1 + len(MfaRow._fields) - 1
+_CREDENTIAL_AT: Final = _RECOVERY_AT + len(RecoveryRow._fields) - 1
+_LISTS_AT: Final = _CREDENTIAL_AT + len(CredentialRow._fields) - 1
+_PROVENANCE_WIDTH: Final = len(ListGroupRow._fields) - 2
+SHEET_COLUMNS: Final = (
+    "account_id",
+    *MfaRow._fields[1:3],
+    *(f"mfa_{name}" for name in MfaRow._fields[3:]),
+    *(f"recovery_{name}" for name in RecoveryRow._fields[1:]),
+    *(f"credential_{name}" for name in CredentialRow._fields[1:]),
+    *(f"{group.value}_{name}" for group in FactGroup for name in ListGroupRow._fields[2:]),
+)
+
+
+def _split_sheet(row: Sequence[Any], facts: StoredFacts) -> None:
+    """A fact sheet's recorded groups (those with a source), each as a row of its own."""
+    account_id = row[0]
+    if row[3] is not None:
+        facts.mfa[account_id] = MfaRow._make(row[:_RECOVERY_AT])
+    if row[_CREDENTIAL_AT - _PROVENANCE_WIDTH] is not None:
+        facts.recovery[account_id] = RecoveryRow(account_id, *row[_RECOVERY_AT:_CREDENTIAL_AT])
+    if row[_LISTS_AT - _PROVENANCE_WIDTH] is not None:
+        facts.credential[account_id] = CredentialRow(account_id, *row[_CREDENTIAL_AT:_LISTS_AT])
+    start = _LISTS_AT
+    for group in _LIST_GROUP_NAMES:
+        if row[start] is not None:
+            facts.groups[account_id][group] = ListGroupRow(
+                account_id, group, *row[start : start + _PROVENANCE_WIDTH]
+            )
+        start += _PROVENANCE_WIDTH
+
+
+_LIST_GROUP_NAMES: Final = tuple(group.value for group in FactGroup)
+
+
+def _sheets(session: Session, account_ids: Collection[uuid.UUID]) -> Iterator[Row[Any]]:
+    # unscoped: facts_of passes ids of accounts read through scope() or checked with can()
+    table = AccountFactSheet.__table__  # type: ignore[attr-defined]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    columns = [table.c[name] for name in SHEET_COLUMNS]
+    query = select(*(_shared(c) if sqlite else c for c in columns))
+    for condition in matching(session, table.c.account_id, account_ids):
+        yield from session.execute(query.where(condition)).all()
+
+
 class StoredFacts:
     """Every fact row of a set of accounts, grouped by account id.
 
@@ -210,11 +319,11 @@ class StoredFacts:
     """
 
     def __init__(self) -> None:
-        self.mfa: dict[uuid.UUID, Row[Any]] = {}
+        self.mfa: dict[uuid.UUID, MfaRow] = {}
         self.methods: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-        self.groups: dict[uuid.UUID, dict[str, Row[Any]]] = defaultdict(dict)
-        self.recovery: dict[uuid.UUID, Row[Any]] = {}
-        self.credential: dict[uuid.UUID, Row[Any]] = {}
+        self.groups: dict[uuid.UUID, dict[str, ListGroupRow]] = defaultdict(dict)
+        self.recovery: dict[uuid.UUID, RecoveryRow] = {}
+        self.credential: dict[uuid.UUID, CredentialRow] = {}
         self.holders: dict[uuid.UUID, list[str]] = defaultdict(list)
         self.admins: dict[uuid.UUID, list[tuple[Row[Any], str | None]]] = defaultdict(list)
         self.apps: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
@@ -225,16 +334,10 @@ def facts_of(session: Session, account_ids: Iterable[uuid.UUID]) -> StoredFacts:
     # unscoped: the ids come from accounts read through scope() or matched and checked by can()
     ids = set(account_ids)
     facts = StoredFacts()
-    for row in _by_account(session, AccountMfa, ids):
-        facts.mfa[row.account_id] = row
+    for row in _sheets(session, ids):
+        _split_sheet(row, facts)
     for row in _by_account(session, AccountMfaMethod, ids):
         facts.methods[row.account_id].append(row)
-    for row in _by_account(session, AccountFactGroup, ids):
-        facts.groups[row.account_id][str(row.fact_group)] = row
-    for row in _by_account(session, AccountRecovery, ids):
-        facts.recovery[row.account_id] = row
-    for row in _by_account(session, AccountCredential, ids):
-        facts.credential[row.account_id] = row
     for row in _by_account(session, AccountCredentialHolder, ids, col(Person.email)):
         facts.holders[row.account_id].append(row.email)
     for row in _by_account(session, AccountAdmin, ids, col(Person.email).label("person_email")):

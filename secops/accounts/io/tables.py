@@ -12,6 +12,13 @@ PROVENANCE: Final = (
     "error_reason",
     "recorded_at",
 )
+
+
+def prefixed(group: str) -> tuple[str, ...]:
+    """A fact sheet group's provenance columns."""
+    return tuple(f"{group}_{name}" for name in PROVENANCE)
+
+
 # The columns each table's rows are built with, in tuple order; every column is named.
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "person": (
@@ -47,31 +54,32 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "updated_at",
         "version",
     ),
-    "account_mfa": ("account_id", "mfa_enabled", "mfa_enforced", *PROVENANCE),
+    "account_fact_sheet": (
+        "account_id",
+        "mfa_enabled",
+        "mfa_enforced",
+        *prefixed("mfa"),
+        *prefixed("mfa_methods"),
+        "recovery_email",
+        "recovery_email_domain",
+        "recovery_email_hint",
+        "recovery_email_account_id",
+        "recovery_phone",
+        "recovery_phone_hint",
+        "recovery_phone_owner",
+        "recovery_carrier_lock",
+        "recovery_backup_codes_escrowed",
+        "recovery_last_verified_at",
+        *prefixed("recovery"),
+        "credential_storage",
+        "credential_last_rotated_at",
+        "credential_min_length",
+        "credential_breach_checked_at",
+        *prefixed("credential"),
+        *prefixed("admins"),
+        *prefixed("apps"),
+    ),
     "account_mfa_method": ("id", "account_id", "method", "strength", *PROVENANCE),
-    "account_fact_group": ("account_id", "fact_group", *PROVENANCE),
-    "account_recovery": (
-        "account_id",
-        "email",
-        "email_domain",
-        "email_hint",
-        "email_account_id",
-        "phone",
-        "phone_hint",
-        "phone_owner",
-        "carrier_lock",
-        "backup_codes_escrowed",
-        "last_verified_at",
-        *PROVENANCE,
-    ),
-    "account_credential": (
-        "account_id",
-        "storage",
-        "last_rotated_at",
-        "min_length",
-        "breach_checked_at",
-        *PROVENANCE,
-    ),
     "account_credential_holder": ("account_id", "person_id"),
     "account_admin": (
         "id",

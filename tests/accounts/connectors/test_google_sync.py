@@ -11,7 +11,7 @@ import respx
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from secops.accounts.models import AccountRecovery
+from secops.accounts.models import AccountFactSheet
 from secops.core.clock import FrozenClock
 from secops.core.db import SessionFactory
 from secops.core.principal import Principal, Role
@@ -83,9 +83,9 @@ def test_the_recovery_address_and_phone_are_stored_encrypted(
     sync(client, connector)
 
     with sessions.begin() as s:
-        rows = s.exec(select(AccountRecovery)).all()
-        blobs = [bytes(r.email) for r in rows if r.email] + [
-            bytes(r.phone) for r in rows if r.phone
+        rows = s.exec(select(AccountFactSheet)).all()
+        blobs = [bytes(r.recovery_email) for r in rows if r.recovery_email] + [
+            bytes(r.recovery_phone) for r in rows if r.recovery_phone
         ]
 
     assert blobs

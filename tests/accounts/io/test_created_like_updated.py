@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlmodel import SQLModel, col
 
-from secops.accounts.models import Account
+from secops.accounts.models import Account, AccountFactSheet
 from secops.core.crypto import decrypt_field
 from secops.core.db import SessionFactory
 from secops.core.principal import Principal
@@ -39,7 +39,7 @@ PEOPLE = (
     "person,paul@mfa.example,Paul,HQ",
 )
 # Columns that differ by nature between the two accounts (keys, random ids, ciphertexts).
-OWN = {"id", "account_id", "email", "phone"}
+OWN = {"id", "account_id", "recovery_email", "recovery_phone"}
 
 
 def _facts(sessions: SessionFactory, handle: str) -> dict[str, list[dict[str, Any]]]:
@@ -53,11 +53,8 @@ def _facts(sessions: SessionFactory, handle: str) -> dict[str, list[dict[str, An
             facts[name] = sorted(
                 ({k: v for k, v in r._mapping.items() if k not in OWN} for r in rows), key=repr
             )
-        recovery = session.execute(
-            select(SQLModel.metadata.tables["account_recovery"]).where(
-                SQLModel.metadata.tables["account_recovery"].c.account_id == account.id
-            )
-        ).one()
+        sheet = session.get(AccountFactSheet, account.id)
+        assert sheet is not None
         facts["secrets"] = [
             {
                 column: decrypt_field(
@@ -65,7 +62,7 @@ def _facts(sessions: SessionFactory, handle: str) -> dict[str, list[dict[str, An
                     table="account_recovery",
                     column=column,
                     row_id=account.id,
-                    blob=getattr(recovery, column),
+                    blob=getattr(sheet, f"recovery_{column}"),
                 )
                 for column in ("email", "phone")
             }
@@ -96,4 +93,4 @@ def test_a_new_account_gets_the_rows_the_core_writes_for_a_stored_one(
     assert created == updated
     assert len(created["account_admin"]) == 2  # the same outside identity, named twice
     assert len(created["connected_app"]) == 1
-    assert created["account_recovery"][0]["last_verified_at"] is not None
+    assert created["account_fact_sheet"][0]["recovery_last_verified_at"] is not None

@@ -13,10 +13,9 @@ from secops.accounts.io import demo
 from secops.accounts.models import (
     Account,
     AccountAdmin,
-    AccountCredential,
     AccountCredentialHolder,
+    AccountFactSheet,
     AccountMfaMethod,
-    AccountRecovery,
     AccountStatus,
     AccountTier,
     ConnectedApp,
@@ -90,9 +89,11 @@ def test_an_ambassadors_x_account_relies_on_sms_only(seeded: int, sessions: Sess
 
 def test_a_recovery_address_sits_on_public_webmail(seeded: int, sessions: SessionFactory) -> None:
     with sessions() as session:
-        query = select(AccountRecovery).where(col(AccountRecovery.email_domain) == "gmail.com")
-        (recovery,) = session.exec(query).all()
-        assert recovery.email_hint == "m•••@gmail.com"
+        query = select(AccountFactSheet).where(
+            col(AccountFactSheet.recovery_email_domain) == "gmail.com"
+        )
+        (sheet,) = session.exec(query).all()
+        assert sheet.recovery().email_hint == "m•••@gmail.com"
 
 
 def test_an_administrator_who_has_left_still_holds_admin_rights(
@@ -129,8 +130,8 @@ def test_a_dormant_account_has_been_idle_for_months(seeded: int, sessions: Sessi
 
 def test_a_shared_password_is_kept_in_a_document(seeded: int, sessions: SessionFactory) -> None:
     with sessions() as session:
-        query = select(AccountCredential).where(
-            col(AccountCredential.storage) == CredentialStorage.DOCUMENT
+        query = select(AccountFactSheet).where(
+            col(AccountFactSheet.credential_storage) == CredentialStorage.DOCUMENT
         )
         (credential,) = session.exec(query).all()
         holders = session.exec(

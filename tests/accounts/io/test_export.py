@@ -218,13 +218,14 @@ def test_a_failed_api_reading_is_exported_as_such_and_not_laundered_by_a_reimpor
     example_csv: str,
     sessions: SessionFactory,
 ) -> None:
-    from secops.accounts.models import Account, AccountMfa, FactStatus
+    from secops.accounts.models import Account, AccountFactSheet, FactStatus
 
     seed(client, example_csv)
     with sessions.begin() as session:
         account = session.exec(select(Account).where(col(Account.handle) == "mfa_ministry")).one()
-        mfa = session.get(AccountMfa, account.id)
-        assert mfa is not None
+        sheet = session.get(AccountFactSheet, account.id)
+        assert sheet is not None
+        mfa = sheet.mfa()
         mfa.source, mfa.fact_status = "api:microsoft_graph", FactStatus.ERROR
         mfa.error_reason = "Authorization_RequestDenied"
 
@@ -239,6 +240,6 @@ def test_a_failed_api_reading_is_exported_as_such_and_not_laundered_by_a_reimpor
     assert (group["source"], group["fact_status"]) == ("api:microsoft_graph", "error")
     assert report["accounts"]["updated"] == 0
     with sessions() as session:
-        stored = session.get(AccountMfa, account.id)
+        stored = session.get(AccountFactSheet, account.id)
         assert stored is not None
-        assert stored.fact_status == FactStatus.ERROR
+        assert stored.mfa().fact_status == FactStatus.ERROR
