@@ -336,16 +336,42 @@ def _mailboxes(session: Session, accounts: Sequence[AccountPlan]) -> dict[str, u
 
 
 def insert_accounts(session: Session, context: Context, accounts: Sequence[AccountPlan]) -> None:
-    """Create the planned accounts and their facts, a few thousand accounts at a time."""
+    """Create the planned accounts and their facts, a few thousand accounts at a time.
+
+    A recovery address may be a mailbox this import creates further down the file, in a later
+    batch: a fact sheet linking to an account not written yet waits until every batch is.
+    """
     builder = Builder(session, context, _mailboxes(session, accounts), _needs_key(accounts))
+    new_id = builder.enc.uuid
+    unwritten = {new_id(plan.account_id) for plan in accounts}
+    waiting: list[Row] = []
     # Nothing below reads the session: on PostgreSQL a batch is copied while the next is built.
     with fastinsert.pipelined(session) as pipeline:
         for start in range(0, len(accounts), CHUNK):
-            for plan in accounts[start : start + CHUNK]:
+            batch = accounts[start : start + CHUNK]
+            for plan in batch:
                 builder.account(plan)
-            for name, rows in builder.take().items():
+            unwritten.difference_update(new_id(plan.account_id) for plan in batch)
+            built = builder.take()
+            if unwritten:
+                built[SHEET] = _now_or_later(built[SHEET], unwritten, waiting)
+            for name, rows in built.items():
                 if rows:
                     pipeline(table(name), COLUMNS[name], rows)
+        if waiting:
+            pipeline(table(SHEET), COLUMNS[SHEET], waiting)
+
+
+_MAILBOX_LINK: Final = COLUMNS[SHEET].index("recovery_email_account_id")
+
+
+def _now_or_later(sheets: list[Row], unwritten: set[Any], waiting: list[Row]) -> list[Row]:
+    """The sheets that can be written now; those linking to an unwritten account wait."""
+    now: list[Row] = []
+    for row in sheets:
+        link = row[_MAILBOX_LINK]
+        (waiting if link is not None and link in unwritten else now).append(row)
+    return now
 
 
 def _needs_key(accounts: Sequence[AccountPlan]) -> bool:

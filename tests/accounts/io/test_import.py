@@ -484,3 +484,26 @@ def test_a_conflict_in_a_later_batch_stores_nothing_from_the_earlier_ones(
 
     assert response.status_code == 409
     assert count(sessions, Account) == 1
+
+
+def test_a_recovery_address_links_to_a_mailbox_created_in_a_later_batch(
+    client: TestClient,
+    ministry: Ministry,
+    admin: Principal,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    rows = [
+        "x,@first,HQ,mission,institutional,press@mfa.example",
+        "x,@second,HQ,mission,institutional,",
+        "x,@third,HQ,mission,institutional,",
+        "microsoft365,press@mfa.example,HQ,mission,institutional,",
+    ]
+
+    report = imported(client, csv_file(HEADER + ",recovery_email", *rows))
+
+    assert report["accounts"]["created"] == 4
+    mailbox = account(sessions, "press@mfa.example")
+    with sessions() as session:
+        assert recovery_of(session, account(sessions, "first").id).email_account_id == mailbox.id
