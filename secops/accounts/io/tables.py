@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-PROVENANCE: Final = (
-    "source",
-    "observed_at",
-    "attested_by",
-    "fact_status",
-    "error_reason",
-    "recorded_at",
-)
+from secops.accounts.models import PROVENANCE_FIELDS
+
+# Every fact row's provenance columns, in the order rows are built with them.
+PROVENANCE: Final = PROVENANCE_FIELDS
 
 
 def prefixed(group: str) -> tuple[str, ...]:
