@@ -17,7 +17,7 @@ rows reach every primary-key and ``account_id`` index in key order. Accounts are
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,10 +28,10 @@ from sqlmodel import Session, SQLModel
 from secops.accounts import masking
 from secops.accounts.facts import mfa_summary, oldest_evidence
 from secops.accounts.io import repository
-from secops.accounts.io.context import Context
+from secops.accounts.io.context import Context, account_key
 from secops.accounts.io.factplan import GroupChange
 from secops.accounts.io.plan import AccountPlan, PersonPlan
-from secops.accounts.io.records import ITEMS, AdminItem, AppItem, Group
+from secops.accounts.io.records import ITEMS, AccountRecord, AdminItem, AppItem, Group, ParsedFile
 from secops.accounts.io.tables import COLUMNS, INVENTORY_TABLES, PROVENANCE
 from secops.accounts.mfa import strength_of
 from secops.accounts.models import ATTESTED, FactGroup, FactStatus, MfaStrength, Platform
@@ -325,41 +325,124 @@ def _mailboxes(session: Session, accounts: Sequence[AccountPlan]) -> dict[str, u
         for c in a.groups
         if c.group is Group.RECOVERY and c.values["email"]
     }
+    created = [(a.platform, a.handle, a.account_id) for a in accounts]
+    return _first_mailboxes(session, addresses, created)
+
+
+def _first_mailboxes(
+    session: Session,
+    addresses: set[str],
+    created: Sequence[tuple[Platform, str, uuid.UUID]],
+) -> dict[str, uuid.UUID]:
     if not addresses:
         return {}
     candidates = repository.mailboxes_by_address(session, addresses)
-    for plan in accounts:
-        if plan.platform in MAILBOXES and plan.handle in addresses:
-            candidates.setdefault(plan.handle, []).append((str(plan.platform), plan.account_id))
+    for platform, handle, account_id in created:
+        if platform in MAILBOXES and handle in addresses:
+            candidates.setdefault(handle, []).append((str(platform), account_id))
     # As the core's look-up does: the first platform in name order wins.
     return {address: min(found)[1] for address, found in candidates.items()}
 
 
-def insert_accounts(session: Session, context: Context, accounts: Sequence[AccountPlan]) -> None:
-    """Create the planned accounts and their facts, a few thousand accounts at a time.
+def _new_records(
+    parsed: ParsedFile, new_ids: dict[tuple[Platform, str], uuid.UUID]
+) -> Iterator[tuple[AccountRecord, uuid.UUID]]:
+    for record in parsed.accounts:
+        account_id = new_ids.get(account_key(record))
+        if account_id is not None:
+            yield record, account_id
+
+
+def _given_recovery(record: AccountRecord, key: str) -> Any:
+    group = record.groups.get(Group.RECOVERY)
+    return group.values.get(key) if group is not None else None
+
+
+class AccountWriter:
+    """Writes new accounts batch by batch, each while the caller prepares the next.
 
     A recovery address may be a mailbox this import creates further down the file, in a later
     batch: a fact sheet linking to an account not written yet waits until every batch is.
     """
-    builder = Builder(session, context, _mailboxes(session, accounts), _needs_key(accounts))
-    new_id = builder.enc.uuid
-    unwritten = {new_id(plan.account_id) for plan in accounts}
-    waiting: list[Row] = []
+
+    def __init__(
+        self,
+        session: Session,
+        context: Context,
+        mailboxes: dict[str, uuid.UUID],
+        needs_key: bool,
+        new_ids: Iterable[uuid.UUID],
+    ) -> None:
+        self.builder = Builder(session, context, mailboxes, needs_key)
+        self._unwritten = {self.builder.enc.uuid(account_id) for account_id in new_ids}
+        self._waiting: list[Row] = []
+
+    @classmethod
+    def for_plans(
+        cls, session: Session, context: Context, accounts: Sequence[AccountPlan]
+    ) -> AccountWriter:
+        """A writer for accounts already planned (and given their ids)."""
+        return cls(
+            session,
+            context,
+            _mailboxes(session, accounts),
+            _needs_key(accounts),
+            [a.account_id for a in accounts],
+        )
+
+    @classmethod
+    def for_file(
+        cls,
+        session: Session,
+        context: Context,
+        parsed: ParsedFile,
+        new_ids: dict[tuple[Platform, str], uuid.UUID],
+    ) -> AccountWriter:
+        """A writer for the accounts a file creates, before they are planned (their ids drawn
+        by ``plan.new_account_ids``): links to mailboxes are known from the file itself."""
+        new = list(_new_records(parsed, new_ids))
+        addresses = {
+            email
+            for record, _ in new
+            if isinstance(email := _given_recovery(record, "email"), str) and email
+        }
+        created = [(*account_key(record), account_id) for record, account_id in new]
+        needs_key = any(
+            _given_recovery(record, "email") or _given_recovery(record, "phone")
+            for record, _ in new
+        )
+        mailboxes = _first_mailboxes(session, addresses, created)
+        return cls(session, context, mailboxes, needs_key, new_ids.values())
+
+    def batch(self, accounts: Sequence[AccountPlan], write: fastinsert.Write) -> None:
+        """Build and hand to ``write`` the rows of these new accounts."""
+        builder = self.builder
+        for plan in accounts:
+            builder.account(plan)
+        unwritten = self._unwritten
+        unwritten.difference_update(builder.enc.uuid(plan.account_id) for plan in accounts)
+        built = builder.take()
+        if unwritten:
+            built[SHEET] = _now_or_later(built[SHEET], unwritten, self._waiting)
+        for name, rows in built.items():
+            if rows:
+                write(table(name), COLUMNS[name], rows)
+
+    def finish(self, write: fastinsert.Write) -> None:
+        """Hand over the fact sheets that waited for a later batch."""
+        if self._waiting:
+            write(table(SHEET), COLUMNS[SHEET], self._waiting)
+            self._waiting = []
+
+
+def insert_accounts(session: Session, context: Context, accounts: Sequence[AccountPlan]) -> None:
+    """Create the planned accounts and their facts, a few thousand accounts at a time."""
+    writer = AccountWriter.for_plans(session, context, accounts)
     # Nothing below reads the session: on PostgreSQL a batch is copied while the next is built.
     with fastinsert.pipelined(session) as pipeline:
         for start in range(0, len(accounts), CHUNK):
-            batch = accounts[start : start + CHUNK]
-            for plan in batch:
-                builder.account(plan)
-            unwritten.difference_update(new_id(plan.account_id) for plan in batch)
-            built = builder.take()
-            if unwritten:
-                built[SHEET] = _now_or_later(built[SHEET], unwritten, waiting)
-            for name, rows in built.items():
-                if rows:
-                    pipeline(table(name), COLUMNS[name], rows)
-        if waiting:
-            pipeline(table(SHEET), COLUMNS[SHEET], waiting)
+            writer.batch(accounts[start : start + CHUNK], pipeline)
+        writer.finish(pipeline)
 
 
 _MAILBOX_LINK: Final = COLUMNS[SHEET].index("recovery_email_account_id")

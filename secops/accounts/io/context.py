@@ -73,6 +73,13 @@ class Context:
             self._below[owner_mission] = descendants(self.session, owner_mission)
         return account_mission in self._below[owner_mission]
 
+    def prefetch_hierarchy(self) -> None:
+        """Read now, for ``may_own``, which missions lie below those of the people accounts
+        may name (planning then reads nothing from the database)."""
+        for mission_id in {ref.mission_id for ref in self.people_by_id.values()}:
+            if mission_id not in self._below:
+                self._below[mission_id] = descendants(self.session, mission_id)
+
     def stored_groups(self, account_id: uuid.UUID) -> dict[Group, GroupRecord]:
         """The recorded fact groups of a stored account, recovery in clear."""
         return self.stored_records[account_id].groups

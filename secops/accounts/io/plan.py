@@ -8,6 +8,7 @@ row's mission, and on the stored row's mission when it moves).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -312,7 +313,8 @@ def plan_account(
 # -- the whole file ----------------------------------------------------------------------------
 
 
-def _duplicates(parsed: ParsedFile, errors: Errors) -> None:
+def check_duplicates(parsed: ParsedFile, errors: Errors) -> None:
+    """A person or account named twice in the file is an error on its second row."""
     seen_people: dict[str, Where] = {}
     for person in parsed.people:
         first = seen_people.setdefault(person.email, person.where)
@@ -327,18 +329,52 @@ def _duplicates(parsed: ParsedFile, errors: Errors) -> None:
 
 def build(context: Context, parsed: ParsedFile, errors: Errors, *, attest: bool) -> Plan:
     """Plan every row; ``errors`` collects every problem found."""
-    _duplicates(parsed, errors)
     plan = Plan()
-    for person in parsed.people:
-        planned = plan_person(context, person, errors)
-        if planned is not None:
-            plan.people.append(planned)
+    check_duplicates(parsed, errors)
+    plan_people(context, parsed, errors, plan)
     for account in parsed.accounts:
         planned_account = plan_account(context, account, errors, attest=attest)
         if planned_account is not None:
             plan.accounts.append(planned_account)
     _order_new_ids(plan.accounts)
     return plan
+
+
+def plan_people(context: Context, parsed: ParsedFile, errors: Errors, plan: Plan) -> None:
+    """Plan the person rows (before any account: accounts may name them)."""
+    for person in parsed.people:
+        planned = plan_person(context, person, errors)
+        if planned is not None:
+            plan.people.append(planned)
+
+
+def new_account_ids(context: Context, parsed: ParsedFile) -> dict[tuple[Platform, str], uuid.UUID]:
+    """Fresh ids, increasing in file order, for every account the file names that is not
+    stored (the rows that will be created if the file has no error)."""
+    keys = [account_key(a) for a in parsed.accounts]
+    new = list(dict.fromkeys(k for k in keys if k not in context.stored_accounts))
+    return dict(zip(new, ids.ordered_ids(len(new)), strict=True))
+
+
+def account_batches(
+    context: Context,
+    parsed: ParsedFile,
+    errors: Errors,
+    new_ids: dict[tuple[Platform, str], uuid.UUID],
+    size: int,
+) -> Iterator[list[AccountPlan]]:
+    """The account rows planned ``size`` at a time, new accounts given their ids from
+    ``new_ids``, so that each batch can be written while the next one is planned."""
+    accounts = parsed.accounts
+    for start in range(0, len(accounts), size):
+        batch = []
+        for record in accounts[start : start + size]:
+            planned = plan_account(context, record, errors, attest=False)
+            if planned is not None:
+                if planned.outcome is CREATED:
+                    planned.account_id = new_ids[planned.platform, planned.handle]
+                batch.append(planned)
+        yield batch
 
 
 def _order_new_ids(accounts: list[AccountPlan]) -> None:

@@ -486,6 +486,25 @@ def test_a_conflict_in_a_later_batch_stores_nothing_from_the_earlier_ones(
     assert count(sessions, Account) == 1
 
 
+def test_an_error_in_a_later_batch_stores_nothing_from_the_earlier_ones(
+    client: TestClient,
+    ministry: Ministry,
+    admin: Principal,
+    sessions: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    imported(client, csv_file(HEADER, "x,@kept,HQ,mission,institutional"))
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    rows = [f"x,@early{n},HQ,mission,institutional" for n in range(4)]
+
+    response = post_file(client, csv_file(HEADER, *rows, "x,@late,NOWHERE,mission,institutional"))
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["line 6", "mission"]
+    assert count(sessions, Account) == 1
+    assert account(sessions, "kept").handle == "kept"
+
+
 def test_a_recovery_address_links_to_a_mailbox_created_in_a_later_batch(
     client: TestClient,
     ministry: Ministry,
