@@ -7,6 +7,10 @@ bulk, changed rows through the core's services, and the audit trail gets one
 ``inventory.import`` event (counts and the file's SHA-256), one ``person.import`` /
 ``account.import`` event per mission for the rows created (ids and keys, a thousand per event),
 and the core's per-row events for the rows changed. ``dry_run`` stops after planning.
+
+On PostgreSQL an import (not a dry run, not an attestation file) writes as it plans: each batch
+of new accounts is copied while the next is planned, and a problem found later still ends in
+``ValidationFailed``, the copied rows rolled back with the caller's transaction.
 """
 
 from __future__ import annotations
