@@ -320,8 +320,7 @@ def _list_snapshot(
     view: Callable[[Any], Any],
 ) -> Snapshot:
     sheet = repository.sheet_of(session, account_id)
-    group_row = sheet.group(group) if sheet is not None else None
-    recorded = group_row if group_row is not None and group_row.recorded else None
+    recorded = sheet.group(group).if_recorded() if sheet is not None else None
     if recorded is None and not rows:
         return None
     items = sorted((view(r) for r in rows), key=repr)

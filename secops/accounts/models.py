@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, Generic, TypeVar, cast, overload
+from typing import Any, Final, Generic, Self, TypeVar, cast, overload
 
 from sqlalchemy import (
     JSON,
@@ -660,6 +660,10 @@ class GroupFacts:
     def recorded(self) -> bool:
         """True once the group has been written (its source is set)."""
         return getattr(self.sheet, f"{self.prefix}_source") is not None
+
+    def if_recorded(self) -> Self | None:
+        """This group, or None if it was never recorded (as a missing row read before)."""
+        return self if self.recorded else None
 
     def provenance(self) -> dict[str, Any]:
         """The provenance fields in JSON form, for audit diffs."""

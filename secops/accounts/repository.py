@@ -58,8 +58,16 @@ READ = Permission.ACCOUNTS_READ
 PageRow = Row[Account, str, str | None, AccountFactSheet | None]
 _MFA_COLUMNS = [
     getattr(AccountFactSheet, f"mfa_{name}")
-    for name in ("enabled", "enforced", "source", "observed_at", "attested_by")
-] + [getattr(AccountFactSheet, f"mfa_{name}") for name in ("fact_status", "error_reason")]
+    for name in (
+        "enabled",
+        "enforced",
+        "source",
+        "observed_at",
+        "attested_by",
+        "fact_status",
+        "error_reason",
+    )
+]
 
 
 # -- missions -------------------------------------------------------------------------------
@@ -423,11 +431,10 @@ def one_to_one(
     sheet = sheet_of(session, account_id)
     if sheet is None:
         return None, None, None
-    mfa, recovery, credential = sheet.mfa(), sheet.recovery(), sheet.credential()
     return (
-        mfa if mfa.recorded else None,
-        recovery if recovery.recorded else None,
-        credential if credential.recorded else None,
+        sheet.mfa().if_recorded(),
+        sheet.recovery().if_recorded(),
+        sheet.credential().if_recorded(),
     )
 
 

@@ -179,8 +179,7 @@ def recovery_row(session: Session, account_id: uuid.UUID) -> RecoveryFacts | Non
     """The account's recovery facts, whose attested parts a sync keeps (None if unrecorded)."""
     # unscoped: account_id was read through the accounts service (scoped) by the caller
     sheet = session.get(AccountFactSheet, account_id)
-    recovery = sheet.recovery() if sheet is not None else None
-    return recovery if recovery is not None and recovery.recorded else None
+    return sheet.recovery().if_recorded() if sheet is not None else None
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -317,18 +317,6 @@ class Builder:
         self.rows["connected_app"].extend(wanted.values())
 
 
-def _mailboxes(session: Session, accounts: Sequence[AccountPlan]) -> dict[str, uuid.UUID]:
-    """Recovery addresses that are inventoried mailboxes, stored or created by this import."""
-    addresses = {
-        c.values["email"]
-        for a in accounts
-        for c in a.groups
-        if c.group is Group.RECOVERY and c.values["email"]
-    }
-    created = [(a.platform, a.handle, a.account_id) for a in accounts]
-    return _first_mailboxes(session, addresses, created)
-
-
 def _first_mailboxes(
     session: Session,
     addresses: set[str],
@@ -365,30 +353,10 @@ class AccountWriter:
     batch: a fact sheet linking to an account not written yet waits until every batch is.
     """
 
-    def __init__(
-        self,
-        session: Session,
-        context: Context,
-        mailboxes: dict[str, uuid.UUID],
-        needs_key: bool,
-        new_ids: Iterable[uuid.UUID],
-    ) -> None:
-        self.builder = Builder(session, context, mailboxes, needs_key)
-        self._unwritten = {self.builder.enc.uuid(account_id) for account_id in new_ids}
+    def __init__(self, builder: Builder, new_ids: Iterable[uuid.UUID]) -> None:
+        self.builder = builder
+        self._unwritten = {builder.enc.uuid(account_id) for account_id in new_ids}
         self._waiting: list[Row] = []
-
-    @classmethod
-    def for_plans(
-        cls, session: Session, context: Context, accounts: Sequence[AccountPlan]
-    ) -> AccountWriter:
-        """A writer for accounts already planned (and given their ids)."""
-        return cls(
-            session,
-            context,
-            _mailboxes(session, accounts),
-            _needs_key(accounts),
-            [a.account_id for a in accounts],
-        )
 
     @classmethod
     def for_file(
@@ -398,8 +366,10 @@ class AccountWriter:
         parsed: ParsedFile,
         new_ids: dict[tuple[Platform, str], uuid.UUID],
     ) -> AccountWriter:
-        """A writer for the accounts a file creates, before they are planned (their ids drawn
-        by ``plan.new_account_ids``): links to mailboxes are known from the file itself."""
+        """A writer for the accounts a file creates (``new_ids``: by key, as drawn by
+        ``plan.new_account_ids``), ready before they are planned: which recovery addresses are
+        mailboxes, stored or created here, and whether any value needs the data key are known
+        from the file itself."""
         new = list(_new_records(parsed, new_ids))
         addresses = {
             email
@@ -412,7 +382,7 @@ class AccountWriter:
             for record, _ in new
         )
         mailboxes = _first_mailboxes(session, addresses, created)
-        return cls(session, context, mailboxes, needs_key, new_ids.values())
+        return cls(Builder(session, context, mailboxes, needs_key), new_ids.values())
 
     def batch(self, accounts: Sequence[AccountPlan], write: fastinsert.Write) -> None:
         """Build and hand to ``write`` the rows of these new accounts."""
@@ -435,9 +405,12 @@ class AccountWriter:
             self._waiting = []
 
 
-def insert_accounts(session: Session, context: Context, accounts: Sequence[AccountPlan]) -> None:
-    """Create the planned accounts and their facts, a few thousand accounts at a time."""
-    writer = AccountWriter.for_plans(session, context, accounts)
+def insert_accounts(
+    session: Session, context: Context, parsed: ParsedFile, accounts: Sequence[AccountPlan]
+) -> None:
+    """Create the planned accounts of ``parsed`` and their facts, a batch at a time."""
+    new_ids = {(a.platform, a.handle): a.account_id for a in accounts}
+    writer = AccountWriter.for_file(session, context, parsed, new_ids)
     # Nothing below reads the session: on PostgreSQL a batch is copied while the next is built.
     with fastinsert.pipelined(session) as pipeline:
         for start in range(0, len(accounts), CHUNK):
@@ -455,12 +428,3 @@ def _now_or_later(sheets: list[Row], unwritten: set[Any], waiting: list[Row]) ->
         link = row[_MAILBOX_LINK]
         (waiting if link is not None and link in unwritten else now).append(row)
     return now
-
-
-def _needs_key(accounts: Sequence[AccountPlan]) -> bool:
-    return any(
-        change.values["email"] or change.values["phone"]
-        for plan in accounts
-        for change in plan.groups
-        if change.group is Group.RECOVERY
-    )

@@ -118,7 +118,7 @@ def _import(
             if streamed:
                 planned = _plan_and_write(session, ctx, parsed, errors, import_id)
             else:
-                _write(session, ctx, planned, import_id)
+                _write(session, ctx, parsed, planned, import_id)
         except IntegrityError:
             # Another writer took a key this import planned to create (PostgreSQL runs writers
             # side by side; SQLite queues them): the transaction is rolled back as a whole.
@@ -147,14 +147,20 @@ def _copies(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _write(session: Session, ctx: context.Context, planned: Plan, import_id: uuid.UUID) -> None:
+def _write(
+    session: Session,
+    ctx: context.Context,
+    parsed: ParsedFile,
+    planned: Plan,
+    import_id: uuid.UUID,
+) -> None:
     people = _by_outcome(planned.people)
     accounts = _by_outcome(planned.accounts)
     session.flush()
     with fastinsert.bulk_writes(session):
         bulk.insert_people(session, people[UpsertOutcome.CREATED], ctx.now)
         updates.update_people(session, ctx, people[UpsertOutcome.UPDATED])
-        bulk.insert_accounts(session, ctx, accounts[UpsertOutcome.CREATED])
+        bulk.insert_accounts(session, ctx, parsed, accounts[UpsertOutcome.CREATED])
         updates.update_accounts(session, ctx, accounts[UpsertOutcome.UPDATED], import_id)
     _analyze(session, people, accounts)
 

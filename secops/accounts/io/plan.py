@@ -303,7 +303,7 @@ def plan_account(
         context, where, "handle", stored_mission, fields["mission_id"], errors
     ):
         return None
-    # A new account's id is drawn by build() once every row is planned.
+    # A new account's id is drawn by new_account_ids, in file order.
     account_id = stored.id if stored else UNASSIGNED
     return AccountPlan(
         where, platform, handle, outcome, account_id, fields, changed, groups, stored
@@ -332,11 +332,9 @@ def build(context: Context, parsed: ParsedFile, errors: Errors, *, attest: bool)
     plan = Plan()
     check_duplicates(parsed, errors)
     plan_people(context, parsed, errors, plan)
-    for account in parsed.accounts:
-        planned_account = plan_account(context, account, errors, attest=attest)
-        if planned_account is not None:
-            plan.accounts.append(planned_account)
-    _order_new_ids(plan.accounts)
+    new_ids = new_account_ids(context, parsed)
+    for batch in account_batches(context, parsed, errors, new_ids, len(parsed.accounts), attest):
+        plan.accounts.extend(batch)
     return plan
 
 
@@ -362,24 +360,17 @@ def account_batches(
     errors: Errors,
     new_ids: dict[tuple[Platform, str], uuid.UUID],
     size: int,
+    attest: bool = False,
 ) -> Iterator[list[AccountPlan]]:
     """The account rows planned ``size`` at a time, new accounts given their ids from
     ``new_ids``, so that each batch can be written while the next one is planned."""
     accounts = parsed.accounts
-    for start in range(0, len(accounts), size):
+    for start in range(0, len(accounts), max(size, 1)):
         batch = []
         for record in accounts[start : start + size]:
-            planned = plan_account(context, record, errors, attest=False)
+            planned = plan_account(context, record, errors, attest=attest)
             if planned is not None:
                 if planned.outcome is CREATED:
                     planned.account_id = new_ids[planned.platform, planned.handle]
                 batch.append(planned)
         yield batch
-
-
-def _order_new_ids(accounts: list[AccountPlan]) -> None:
-    """Give the new accounts fresh ids in increasing order, so their rows (and their facts'
-    ``account_id``) reach the indexes in key order (see ``ids``)."""
-    created = [a for a in accounts if a.outcome is CREATED]
-    for account, account_id in zip(created, ids.ordered_ids(len(created)), strict=True):
-        account.account_id = account_id
