@@ -9,15 +9,21 @@ take UUIDs, timestamps and booleans as they are; on SQLite UUIDs become their he
 timestamps SQLAlchemy's text form. Only the column types the inventory and policy tables use
 are supported; anything else is a programming error, caught by the tests that compare rows
 written both ways.
+
+``pipelined`` writes batches on a worker thread while the caller builds the next one, so a
+large write uses both cores: a binary COPY on PostgreSQL (the server checks and indexes the
+rows meanwhile), and on SQLite a move out of typeless staging tables with one
+``INSERT … SELECT`` per table, which SQLite runs without the interpreter lock.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,41 +225,199 @@ def _copy(
         raise sa_exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
-Write = Callable[[Table, Sequence[str], list[tuple[Any, ...]]], None]
+Rows = list[tuple[Any, ...]]
+
+
+class Pipeline:
+    """``pipeline(table, names, rows)`` writes rows; ``flush()`` says a batch is complete.
+
+    The caller must not use the session between the first write and the end of the block.
+    A write may run later, on another thread, while the caller builds the next batch; writes
+    reach the database in the order they were made, and the block ends only once every write
+    has finished, re-raising the first that failed (later ones are skipped).
+    """
+
+    def __call__(self, table: Table, names: Sequence[str], rows: Rows) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """The rows written so far form a batch: let them go to the database."""
+
+    def close(self) -> None:
+        """Wait for every write; re-raise the first that failed."""
+
+    def abort(self) -> None:
+        """The caller failed: wait for the write in flight and drop the rest."""
+        with suppress(BaseException):
+            self.close()
+
+
+class _Background:
+    """One worker thread, jobs run in order; the first failure skips the rest."""
+
+    def __init__(self, name: str) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: list[Future[None]] = []
+        self._failed: list[BaseException] = []
+        self._cancelled = False
+
+    def submit(self, job: Callable[[], None]) -> None:
+        def run() -> None:
+            if self._failed or self._cancelled:
+                return
+            try:
+                job()
+            except BaseException as exc:
+                self._failed.append(exc)
+
+        self._pending.append(self._worker.submit(run))
+
+    def settle(self) -> None:
+        """Wait for the jobs submitted so far; re-raise the first failure."""
+        wait(self._pending)
+        self._pending = []
+        if self._failed:
+            raise self._failed[0]
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self._worker.shutdown()
+
+    def cancel(self) -> None:
+        """Skip the jobs not started yet; wait for the one running; raise nothing."""
+        self._cancelled = True
+        wait(self._pending)
+        self._worker.shutdown()
+
+
+class _Copies(Pipeline):
+    """PostgreSQL: each write is a COPY run on the worker thread; the server checks the rows'
+    foreign keys and fills the indexes while the caller encodes the next batch."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._background = _Background("secops-copy")
+
+    def __call__(self, table: Table, names: Sequence[str], rows: Rows) -> None:
+        connection = self._connection
+        self._background.submit(lambda: _copy(connection, table, names, rows))
+
+    def close(self) -> None:
+        self._background.close()
+
+    def abort(self) -> None:
+        self._background.cancel()
+
+
+# Staging tables live in SQLite's temporary schema, one per target table and column list.
+STAGE_PREFIX = "secops_stage_"
+
+
+class _Staged(Pipeline):
+    """SQLite: rows are bound into typeless staging tables (no index, no constraint: cheap),
+    and each batch moves into its real tables with one ``INSERT … SELECT`` per table on the
+    worker thread, while the caller builds the next batch.
+
+    The driver holds the interpreter lock while it binds a row but not while SQLite runs a
+    statement, and an ``INSERT … SELECT`` is one statement: the B-tree and index work, the
+    foreign-key and unique checks, most of a bulk insert's cost, runs on the second core.
+    Values keep their storage class in a typeless column, so the real columns' affinities
+    apply to them exactly as to a direct insert, and rows keep their order (``rowid``). The
+    connection is used by one thread at a time: a write waits for the batch in flight.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._driver: Any = connection.connection.driver_connection
+        self._background = _Background("secops-sqlite")
+        # (table, columns) -> staging table name; the batch being staged, in write order.
+        self._stages: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._staged: list[tuple[str, str]] = []
+        self._quote = connection.dialect.identifier_preparer.quote
+
+    def __call__(self, table: Table, names: Sequence[str], rows: Rows) -> None:
+        if not rows:
+            return
+        self._background.settle()
+        key = (table.name, tuple(names))
+        stage = self._stages.get(key)
+        if stage is None:
+            stage = self._stages[key] = self._create_stage(len(self._stages), names)
+        if any(name == stage for _, name in self._staged):
+            # Written twice in one batch: the first rows go first, then these.
+            self.flush()
+            self._background.settle()
+        quote = self._quote
+        columns = ", ".join(quote(name) for name in names)
+        self._staged.append(
+            (
+                f"INSERT INTO main.{quote(table.name)} ({columns}) "  # noqa: S608 - names from the metadata
+                f"SELECT {columns} FROM temp.{stage} ORDER BY rowid",
+                stage,
+            )
+        )
+        placeholders = ", ".join("?" for _ in names)
+        statement = f"INSERT INTO temp.{stage} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from the metadata
+        for start in range(0, len(rows), SQLITE_BATCH):
+            self._connection.exec_driver_sql(statement, rows[start : start + SQLITE_BATCH])
+
+    def _create_stage(self, number: int, names: Sequence[str]) -> str:
+        stage = f"{STAGE_PREFIX}{number}"
+        columns = ", ".join(self._quote(name) for name in names)
+        self._connection.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({columns})")
+        return stage
+
+    def flush(self) -> None:
+        if not self._staged:
+            return
+        moves, self._staged = self._staged, []
+        driver = self._driver
+
+        def move() -> None:
+            for statement, stage in moves:
+                try:
+                    driver.execute(statement)
+                except sqlite3.Error as exc:
+                    raise sa_exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+                driver.execute(f"DELETE FROM temp.{stage}")  # noqa: S608 - a name made here
+
+        self._background.submit(move)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self._background.close()
+        finally:
+            self._drop_stages()
+
+    def abort(self) -> None:
+        self._staged = []
+        self._background.cancel()
+        with suppress(BaseException):
+            self._drop_stages()
+
+    def _drop_stages(self) -> None:
+        for stage in self._stages.values():
+            self._connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
+        self._stages = {}
 
 
 @contextmanager
-def pipelined(session: Session) -> Iterator[Write]:
-    """A ``write(table, names, rows)`` that lets the caller build the next rows meanwhile.
-
-    On PostgreSQL each write is a COPY run, in order, on a thread of its own: the server checks
-    the rows' foreign keys and fills the indexes while the caller encodes the next batch. The
-    caller must not use the session until the block ends; the block ends only once every
-    write has finished, and re-raises the first that failed (later ones are skipped). On SQLite
-    (whose driver takes the interpreter lock back after every row) writes run at once.
-    """
+def pipelined(session: Session) -> Iterator[Pipeline]:
+    """A :class:`Pipeline` on the session's connection: SQLite stages each batch and moves it
+    into place on a worker thread; PostgreSQL copies on a worker thread."""
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        yield lambda table, names, rows: insert_encoded(session, table, names, rows)
-        return
-    failed: list[BaseException] = []
-
-    def run(table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        if failed:
-            return
-        try:
-            _copy(connection, table, names, rows)
-        except BaseException as exc:
-            failed.append(exc)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="secops-copy") as worker:
-        pending: list[Future[None]] = []
-        try:
-            yield lambda table, names, rows: pending.append(worker.submit(run, table, names, rows))
-        finally:
-            wait(pending)
-    if failed:
-        raise failed[0]
+    pipeline: Pipeline = (
+        _Copies(connection) if connection.dialect.name == "postgresql" else _Staged(connection)
+    )
+    try:
+        yield pipeline
+    except BaseException:
+        pipeline.abort()
+        raise
+    pipeline.close()
 
 
 def insert_many(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -149,8 +149,8 @@ RunWrite = Callable[[Rows, Rows, Rows], None]
 def bulk_writes(session: Session) -> Iterator[RunWrite]:
     """A ``write(results, findings, reasons)`` for a run's batches, encoded by :func:`encoder`.
 
-    SQLite gets a large page cache for the block (``fastinsert.bulk_writes``); on PostgreSQL
-    each batch is copied on a thread of its own while the caller evaluates the next
+    SQLite gets a large page cache for the block (``fastinsert.bulk_writes``); each batch goes
+    into its tables on a thread of its own while the caller evaluates the next
     (``fastinsert.pipelined``): the caller must not use the session until the block ends.
     """
     with fastinsert.bulk_writes(session), fastinsert.pipelined(session) as pipeline:
@@ -162,6 +162,7 @@ def bulk_writes(session: Session) -> Iterator[RunWrite]:
                 pipeline(_RESULTS, RESULT_COLUMNS, results)
             if findings:
                 pipeline(_FINDINGS, FINDING_COLUMNS, findings)
+            pipeline.flush()
 
         yield write
 

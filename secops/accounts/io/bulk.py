@@ -11,7 +11,8 @@ Rows are built as tuples already encoded for the driver (``fastinsert.Encoder``)
 id is encoded once for its nine or so rows, the provenance columns once per evidence date, and
 the data key is looked up once per import. New ids come in increasing order (``ids``), so the
 rows reach every primary-key and ``account_id`` index in key order. Accounts are built
-``CHUNK`` at a time; on PostgreSQL a chunk is copied while the next one is built.
+``CHUNK`` at a time; a chunk goes into its tables on a second thread while the next one is
+built (``fastinsert.pipelined``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ NO_PROVENANCE: Final[Row] = (None,) * len(PROVENANCE)
 NO_MFA: Final[Row] = (None,) * (2 + len(PROVENANCE))
 NO_RECOVERY: Final[Row] = (None,) * (10 + len(PROVENANCE))
 NO_CREDENTIAL: Final[Row] = (None,) * (4 + len(PROVENANCE))
-# Accounts built per batch; on PostgreSQL one batch is copied while the next is built.
+# Accounts built per batch; one batch is written while the next is built.
 CHUNK: Final = 10_000
 log = get_logger("secops.accounts.io")
 MAILBOXES: Final = frozenset({Platform.MICROSOFT365, Platform.GOOGLE_WORKSPACE})
@@ -384,8 +385,8 @@ class AccountWriter:
         mailboxes = _first_mailboxes(session, addresses, created)
         return cls(Builder(session, context, mailboxes, needs_key), new_ids.values())
 
-    def batch(self, accounts: Sequence[AccountPlan], write: fastinsert.Write) -> None:
-        """Build and hand to ``write`` the rows of these new accounts."""
+    def batch(self, accounts: Sequence[AccountPlan], write: fastinsert.Pipeline) -> None:
+        """Build and hand to ``write`` the rows of these new accounts, as one batch."""
         builder = self.builder
         for plan in accounts:
             builder.account(plan)
@@ -397,8 +398,9 @@ class AccountWriter:
         for name, rows in built.items():
             if rows:
                 write(table(name), COLUMNS[name], rows)
+        write.flush()
 
-    def finish(self, write: fastinsert.Write) -> None:
+    def finish(self, write: fastinsert.Pipeline) -> None:
         """Hand over the fact sheets that waited for a later batch."""
         if self._waiting:
             write(table(SHEET), COLUMNS[SHEET], self._waiting)
@@ -411,7 +413,7 @@ def insert_accounts(
     """Create the planned accounts of ``parsed`` and their facts, a batch at a time."""
     new_ids = {(a.platform, a.handle): a.account_id for a in accounts}
     writer = AccountWriter.for_file(session, context, parsed, new_ids)
-    # Nothing below reads the session: on PostgreSQL a batch is copied while the next is built.
+    # Nothing below reads the session: a batch is written while the next is built.
     with fastinsert.pipelined(session) as pipeline:
         for start in range(0, len(accounts), CHUNK):
             writer.batch(accounts[start : start + CHUNK], pipeline)

@@ -8,9 +8,11 @@ bulk, changed rows through the core's services, and the audit trail gets one
 ``account.import`` event per mission for the rows created (ids and keys, a thousand per event),
 and the core's per-row events for the rows changed. ``dry_run`` stops after planning.
 
-On PostgreSQL an import (not a dry run, not an attestation file) writes as it plans: each batch
-of new accounts is copied while the next is planned, and a problem found later still ends in
-``ValidationFailed``, the copied rows rolled back with the caller's transaction.
+An import (not a dry run, not an attestation file) writes as it plans: each batch of new
+accounts goes into its tables on a second thread while the next is planned (a COPY on
+PostgreSQL, a move out of staging tables on SQLite: ``fastinsert.pipelined``), and a problem
+found later still ends in ``ValidationFailed``, the rows written so far rolled back with the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -107,7 +109,9 @@ def _import(
     ctx = context.load(session, principal, parsed, clock_of(session).now())
     digest = hashlib.sha256(data).hexdigest()
     import_id = None if dry_run else new_id()
-    streamed = import_id is not None and mode is Mode.UPSERT and not errors and _copies(session)
+    # An upsert with no parse error is planned and written batch by batch; dry runs and
+    # attestation files (whose errors are about existing rows) plan everything first.
+    streamed = import_id is not None and mode is Mode.UPSERT and not errors
     planned = Plan()
     if not streamed:
         planned = plan.build(ctx, parsed, errors, attest=mode is Mode.ATTEST)
@@ -139,12 +143,6 @@ def _import(
         accounts=report.accounts.model_dump(),
     )
     return report
-
-
-def _copies(session: Session) -> bool:
-    # PostgreSQL's server copies a batch while the client plans the next one (a second core
-    # at work); SQLite writes in this thread, so planning first costs it nothing.
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _write(
