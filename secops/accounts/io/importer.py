@@ -193,6 +193,8 @@ def _plan_and_write(
                     writer.batch([a for a in batch if a.outcome is CREATED], pipeline)
             if not errors:
                 writer.finish(pipeline)
+                pipeline.flush()
+                _release_built(parsed, planned)
         if errors:
             raise _reject(errors)
         accounts = _by_outcome(planned.accounts)
@@ -200,6 +202,17 @@ def _plan_and_write(
         updates.update_accounts(session, ctx, accounts[UpsertOutcome.UPDATED], import_id)
     _analyze(session, people, accounts)
     return planned
+
+
+def _release_built(parsed: ParsedFile, planned: Plan) -> None:
+    """Free what only planning and building needed, while the last batch is written: the
+    file's records and the fact groups of every new account. Freeing a few million objects
+    takes a quarter of a second, which the wait for the last batch would otherwise precede."""
+    parsed.people.clear()
+    parsed.accounts.clear()
+    for account in planned.accounts:
+        if account.outcome is CREATED:
+            account.groups = []
 
 
 def _analyze(

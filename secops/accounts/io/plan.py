@@ -354,6 +354,19 @@ def new_account_ids(context: Context, parsed: ParsedFile) -> dict[tuple[Platform
     return dict(zip(new, ids.ordered_ids(len(new)), strict=True))
 
 
+def spans(total: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of batches of ``size`` items, the last one a fifth as long: nothing is
+    planned while the last batch is written, so a short one keeps that wait short."""
+    size = max(size, 1)
+    tail = max(size // 5, 1)
+    for start in range(0, total, size):
+        end = min(start + size, total)
+        if end == total and end - start > tail:
+            yield start, end - tail
+            start = end - tail  # noqa: PLW2901 - the tail of the last batch
+        yield start, end
+
+
 def account_batches(
     context: Context,
     parsed: ParsedFile,
@@ -365,9 +378,9 @@ def account_batches(
     """The account rows planned ``size`` at a time, new accounts given their ids from
     ``new_ids``, so that each batch can be written while the next one is planned."""
     accounts = parsed.accounts
-    for start in range(0, len(accounts), max(size, 1)):
+    for start, end in spans(len(accounts), size):
         batch = []
-        for record in accounts[start : start + size]:
+        for record in accounts[start:end]:
             planned = plan_account(context, record, errors, attest=attest)
             if planned is not None:
                 if planned.outcome is CREATED:
