@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
+from secops.core import walcheckpoint
 from secops.core.clock import Clock, SystemClock
 from secops.core.errors import DatabaseUnavailable
 
@@ -323,6 +324,7 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        walcheckpoint.install(engine)
     else:
         engine = create_engine(
             url,

@@ -363,7 +363,7 @@ def spans(total: int, size: int) -> Iterator[tuple[int, int]]:
         end = min(start + size, total)
         if end == total and end - start > tail:
             yield start, end - tail
-            start = end - tail  # noqa: PLW2901 - the tail of the last batch
+            start = end - tail
         yield start, end
 
 
