@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final
 
 from secops.accounts.io.context import Context, PersonRef, account_key
@@ -355,16 +356,19 @@ def new_account_ids(context: Context, parsed: ParsedFile) -> dict[tuple[Platform
 
 
 def spans(total: int, size: int) -> Iterator[tuple[int, int]]:
-    """``(start, end)`` of batches of ``size`` items, the last one a fifth as long: nothing is
-    planned while the last batch is written, so a short one keeps that wait short."""
+    """``(start, end)`` of batches of ``size`` items, the first and the last a fifth as long:
+    the second thread waits for the first batch, and nothing is planned while the last one is
+    written, so short ones keep both waits short."""
     size = max(size, 1)
-    tail = max(size // 5, 1)
-    for start in range(0, total, size):
-        end = min(start + size, total)
-        if end == total and end - start > tail:
-            yield start, end - tail
-            start = end - tail
-        yield start, end
+    short = max(size // 5, 1)
+    bounds = [0]
+    if total > short:
+        bounds.append(short)
+    bounds.extend(range(bounds[-1] + size, total, size))
+    if total - bounds[-1] > short:
+        bounds.append(total - short)
+    bounds.append(total)
+    return pairwise(bounds) if total else iter(())
 
 
 def account_batches(
