@@ -336,31 +336,35 @@ class _Staged(Pipeline):
         self._background = _Background("secops-sqlite")
         # (table, columns) -> staging table name; the batch being staged, in write order.
         self._stages: dict[tuple[str, tuple[str, ...]], str] = {}
-        self._staged: list[tuple[str, str]] = []
+        self._staged: list[tuple[str, str, tuple[Any, ...]]] = []
         self._quote = connection.dialect.identifier_preparer.quote
 
     def __call__(self, table: Table, names: Sequence[str], rows: Rows) -> None:
         if not rows:
             return
         self._background.settle()
-        key = (table.name, tuple(names))
+        staged, rows, constants = _constant_columns(names, rows)
+        key = (table.name, tuple(staged))
         stage = self._stages.get(key)
         if stage is None:
-            stage = self._stages[key] = self._create_stage(len(self._stages), names)
-        if any(name == stage for _, name in self._staged):
+            stage = self._stages[key] = self._create_stage(len(self._stages), staged)
+        if any(name == stage for _, name, _ in self._staged):
             # Written twice in one batch: the first rows go first, then these.
             self.flush()
             self._background.settle()
         quote = self._quote
-        columns = ", ".join(quote(name) for name in names)
+        # A column with one value in every row is bound once, in the move, not once per row.
+        values = ", ".join("?" if name in constants else quote(name) for name in names)
         self._staged.append(
             (
-                f"INSERT INTO main.{quote(table.name)} ({columns}) "  # noqa: S608 - names from the metadata
-                f"SELECT {columns} FROM temp.{stage} ORDER BY rowid",
+                f"INSERT INTO main.{quote(table.name)} ({', '.join(map(quote, names))}) "  # noqa: S608 - names from the metadata
+                f"SELECT {values} FROM temp.{stage} ORDER BY rowid",
                 stage,
+                tuple(constants[name] for name in names if name in constants),
             )
         )
-        placeholders = ", ".join("?" for _ in names)
+        columns = ", ".join(quote(name) for name in staged)
+        placeholders = ", ".join("?" for _ in staged)
         statement = f"INSERT INTO temp.{stage} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from the metadata
         for start in range(0, len(rows), SQLITE_BATCH):
             self._connection.exec_driver_sql(statement, rows[start : start + SQLITE_BATCH])
@@ -368,6 +372,8 @@ class _Staged(Pipeline):
     def _create_stage(self, number: int, names: Sequence[str]) -> str:
         stage = f"{STAGE_PREFIX}{number}"
         columns = ", ".join(self._quote(name) for name in names)
+        # A stage left on this pooled connection by a block that could not drop it goes first.
+        self._connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
         self._connection.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({columns})")
         return stage
 
@@ -378,9 +384,9 @@ class _Staged(Pipeline):
         driver = self._driver
 
         def move() -> None:
-            for statement, stage in moves:
+            for statement, stage, constants in moves:
                 try:
-                    driver.execute(statement)
+                    driver.execute(statement, constants)
                 except sqlite3.Error as exc:
                     raise sa_exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
                 driver.execute(f"DELETE FROM temp.{stage}")  # noqa: S608 - a name made here
@@ -404,6 +410,37 @@ class _Staged(Pipeline):
         for stage in self._stages.values():
             self._connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
         self._stages = {}
+
+
+# Below this many rows, looking for columns with a single value costs more than it saves.
+CONSTANT_FROM_ROWS = 256
+
+
+def _constant_columns(
+    names: Sequence[str], rows: Rows
+) -> tuple[Sequence[str], Rows, dict[str, Any]]:
+    """The columns that vary, the rows cut down to them, and the value of each other column.
+
+    A column is constant when every row holds an equal value of the same type (so ``1`` and
+    ``True``, or ``1`` and ``1.0``, never pass for one another). Bulk rows repeat a lot: the
+    provenance of every fact an import records, a run's id on all its results.
+    """
+    count = len(rows)
+    if count < CONSTANT_FROM_ROWS:
+        return names, rows, {}
+    columns = list(zip(*rows, strict=True))
+    constants: dict[str, Any] = {}
+    varying: list[int] = []
+    for index, column in enumerate(columns):
+        first = column[0]
+        if column.count(first) == count and len(set(map(type, column))) == 1:
+            constants[names[index]] = first
+        else:
+            varying.append(index)
+    if not constants or not varying:
+        return names, rows, {}
+    kept = list(zip(*(columns[i] for i in varying), strict=True))
+    return [names[i] for i in varying], kept, constants
 
 
 @contextmanager
