@@ -270,12 +270,18 @@ def _audit(
             created["person", person.fields["mission_id"]].append(
                 f"{person.person_id} {person.email}"
             )
+    missions = {m for _, m in created}
+    by_mission: dict[uuid.UUID, list[Any]] = {}
     for account in planned.accounts:
+        mission_id = account.fields["mission_id"]
         if account.outcome is CREATED:
-            created["account", account.mission_id].append(
-                f"{account.account_id} {account.platform.value}/{account.handle}"
-            )
-    missions = {m for _, m in created} | {a.mission_id for a in planned.accounts}
+            listed = by_mission.get(mission_id)
+            if listed is None:
+                listed = by_mission[mission_id] = created["account", mission_id]
+            listed.append(f"{account.account_id} {account.platform.value}/{account.handle}")
+        else:
+            missions.add(mission_id)
+    missions.update(by_mission)
     audit_service.record(
         session,
         principal=ctx.principal,
