@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
@@ -230,7 +231,7 @@ def _copy(
 Rows = list[tuple[Any, ...]]
 
 
-class Pipeline:
+class Pipeline(ABC):
     """``pipeline(table, names, rows)`` writes rows; ``flush()`` says a batch is complete.
 
     The caller must not use the session between the first write and the end of the block.
@@ -239,19 +240,20 @@ class Pipeline:
     has finished, re-raising the first that failed (later ones are skipped).
     """
 
+    @abstractmethod
     def __call__(self, table: Table, names: Sequence[str], rows: Rows) -> None:
-        raise NotImplementedError
+        """Write ``rows`` (tuples encoded for the driver, in ``names`` order) into ``table``."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - writing at once, there is nothing to let go
         """The rows written so far form a batch: let them go to the database."""
 
+    @abstractmethod
     def close(self) -> None:
         """Wait for every write; re-raise the first that failed."""
 
+    @abstractmethod
     def abort(self) -> None:
-        """The caller failed: wait for the write in flight and drop the rest."""
-        with suppress(BaseException):
-            self.close()
+        """The caller failed: wait for the write in flight, skip the rest, raise nothing."""
 
 
 class _Background:
