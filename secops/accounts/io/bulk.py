@@ -18,7 +18,7 @@ built (``fastinsert.pipelined``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -32,7 +32,7 @@ from secops.accounts.io import repository
 from secops.accounts.io.context import Context, account_key
 from secops.accounts.io.factplan import GroupChange
 from secops.accounts.io.plan import AccountPlan, PersonPlan
-from secops.accounts.io.records import ITEMS, AccountRecord, AdminItem, AppItem, Group, ParsedFile
+from secops.accounts.io.records import ITEMS, AdminItem, AppItem, Group, ParsedFile
 from secops.accounts.io.tables import COLUMNS, INVENTORY_TABLES, PROVENANCE
 from secops.accounts.mfa import strength_of
 from secops.accounts.models import ATTESTED, FactGroup, FactStatus, MfaStrength, Platform
@@ -333,20 +333,6 @@ def _first_mailboxes(
     return {address: min(found)[1] for address, found in candidates.items()}
 
 
-def _new_records(
-    parsed: ParsedFile, new_ids: dict[tuple[Platform, str], uuid.UUID]
-) -> Iterator[tuple[AccountRecord, uuid.UUID]]:
-    for record in parsed.accounts:
-        account_id = new_ids.get(account_key(record))
-        if account_id is not None:
-            yield record, account_id
-
-
-def _given_recovery(record: AccountRecord, key: str) -> Any:
-    group = record.groups.get(Group.RECOVERY)
-    return group.values.get(key) if group is not None else None
-
-
 class AccountWriter:
     """Writes new accounts batch by batch, each while the caller prepares the next.
 
@@ -354,9 +340,10 @@ class AccountWriter:
     batch: a fact sheet linking to an account not written yet waits until every batch is.
     """
 
-    def __init__(self, builder: Builder, new_ids: Iterable[uuid.UUID]) -> None:
+    def __init__(self, builder: Builder, linked: Iterable[uuid.UUID]) -> None:
         self.builder = builder
-        self._unwritten = {builder.enc.uuid(account_id) for account_id in new_ids}
+        # New accounts that recovery addresses link to, until their batch is written.
+        self._unwritten = {builder.enc.uuid(account_id) for account_id in linked}
         self._waiting: list[Row] = []
 
     @classmethod
@@ -371,19 +358,25 @@ class AccountWriter:
         ``plan.new_account_ids``), ready before they are planned: which recovery addresses are
         mailboxes, stored or created here, and whether any value needs the data key are known
         from the file itself."""
-        new = list(_new_records(parsed, new_ids))
-        addresses = {
-            email
-            for record, _ in new
-            if isinstance(email := _given_recovery(record, "email"), str) and email
-        }
-        created = [(*account_key(record), account_id) for record, account_id in new]
-        needs_key = any(
-            _given_recovery(record, "email") or _given_recovery(record, "phone")
-            for record, _ in new
-        )
+        addresses: set[str] = set()
+        created: list[tuple[Platform, str, uuid.UUID]] = []
+        needs_key = False
+        for record in parsed.accounts:
+            key = account_key(record)
+            account_id = new_ids.get(key)
+            if account_id is None:
+                continue
+            created.append((*key, account_id))
+            recovery = record.groups.get(Group.RECOVERY)
+            if recovery is not None:
+                email, phone = recovery.values.get("email"), recovery.values.get("phone")
+                needs_key = needs_key or bool(email or phone)
+                if isinstance(email, str) and email:
+                    addresses.add(email)
         mailboxes = _first_mailboxes(session, addresses, created)
-        return cls(Builder(session, context, mailboxes, needs_key), new_ids.values())
+        new = set(new_ids.values())
+        linked = [account_id for account_id in mailboxes.values() if account_id in new]
+        return cls(Builder(session, context, mailboxes, needs_key), linked)
 
     def batch(self, accounts: Sequence[AccountPlan], write: fastinsert.Pipeline) -> None:
         """Build and hand to ``write`` the rows of these new accounts, as one batch."""
@@ -391,7 +384,8 @@ class AccountWriter:
         for plan in accounts:
             builder.account(plan)
         unwritten = self._unwritten
-        unwritten.difference_update(builder.enc.uuid(plan.account_id) for plan in accounts)
+        if unwritten:
+            unwritten.difference_update(builder.enc.uuid(plan.account_id) for plan in accounts)
         built = builder.take()
         if unwritten:
             built[SHEET] = _now_or_later(built[SHEET], unwritten, self._waiting)
