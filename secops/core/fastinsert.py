@@ -399,8 +399,12 @@ class _Staged(Pipeline):
         try:
             self.flush()
             self._background.close()
-        finally:
-            self._drop_stages()
+        except BaseException:
+            # The write's own error is the one to report, not a failure to tidy up after it.
+            with suppress(Exception):
+                self._drop_stages()
+            raise
+        self._drop_stages()
 
     def abort(self) -> None:
         self._staged = []

@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from secops.core import walcheckpoint
 from secops.core.clock import Clock, SystemClock
 from secops.core.config import Settings
 from secops.core.db import SessionFactory, create_db_engine
 from secops.core.keyring import Keyring
+
+# How long closing waits for SQLite checkpoints a bulk write left to a background thread.
+CHECKPOINT_WAIT_SECONDS = 30.0
 
 
 @dataclass
@@ -41,5 +45,6 @@ class Runtime:
         )
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, once SQLite's background checkpoints are done."""
+        walcheckpoint.wait(CHECKPOINT_WAIT_SECONDS)
         self.engine.dispose()

@@ -10,8 +10,8 @@ pages in the log until they are copied.
 ``defer`` turns the automatic checkpoint off for the current transaction of one connection.
 When the pool takes the connection back, the setting is restored and a daemon thread runs a
 ``PASSIVE`` checkpoint on a connection of its own, which waits for no reader or writer; any
-frame it cannot copy yet is copied by the next checkpoint. ``wait`` lets tests and short-lived
-commands wait for the checkpoints started so far.
+frame it cannot copy yet is copied by the next checkpoint. ``wait`` lets tests and commands
+that are about to exit (``Runtime.dispose``) wait for the checkpoints started so far.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import threading
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from secops.core.logging import get_logger
@@ -36,25 +35,37 @@ log = get_logger("secops.db")
 
 def install(engine: Engine) -> None:
     """Restore the setting and start the deferred checkpoint when a connection comes back."""
+    database = engine.url.database
+    path = None if not database or database == ":memory:" else database
 
     def on_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        if dbapi_connection is None or not record.info.pop(_DEFERRED, False):
-            return
+        # The pool calls this after the commit, on its way to taking the connection back:
+        # nothing may escape it, or the caller sees a failed commit and the slot is lost.
         try:
-            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
-        except sqlite3.Error:
-            # A broken connection: the pool discards it, with its setting.
-            record.invalidate()
-            return
-        thread = threading.Thread(
-            target=_checkpoint, args=(engine,), name="secops-checkpoint", daemon=True
-        )
-        with _lock:
-            _running[:] = [t for t in _running if t.is_alive()]
-            _running.append(thread)
-        thread.start()
+            if dbapi_connection is None or not record.info.pop(_DEFERRED, False):
+                return
+            try:
+                dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+            except sqlite3.Error:
+                # A broken connection: the pool discards it, with its setting.
+                record.invalidate()
+                return
+            if path is not None:
+                _start(path)
+        except Exception as exc:
+            log.info("db.checkpoint_skipped", reason=type(exc).__name__)
 
     event.listen(engine, "checkin", on_checkin)
+
+
+def _start(path: str) -> None:
+    thread = threading.Thread(
+        target=_checkpoint, args=(path,), name="secops-checkpoint", daemon=True
+    )
+    with _lock:
+        _running[:] = [t for t in _running if t.is_alive()]
+        _running.append(thread)
+    thread.start()
 
 
 def defer(connection: Connection) -> None:
@@ -73,15 +84,16 @@ def wait(timeout: float | None = None) -> None:
         thread.join(timeout)
 
 
-def _checkpoint(engine: Engine) -> None:
+def _checkpoint(path: str) -> None:
+    # A connection of its own, outside the pool: it neither waits for a pooled connection nor
+    # outlives a disposed engine.
     try:
-        raw = engine.raw_connection()
+        connection = sqlite3.connect(path, timeout=0)
         try:
-            driver: Any = raw.driver_connection
-            frames = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            frames = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
-            raw.close()
-    except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError, RuntimeError) as exc:
+            connection.close()
+    except (sqlite3.Error, OSError) as exc:
         # The next checkpoint copies what this one could not; nothing is lost.
         log.info("db.checkpoint_skipped", reason=type(exc).__name__)
         return

@@ -44,9 +44,9 @@ def test_the_commit_of_a_bulk_write_leaves_the_checkpoint_to_a_background_thread
     released = threading.Event()
     checkpoint = walcheckpoint._checkpoint
 
-    def held(engine: Engine) -> None:
+    def held(path: str) -> None:
         released.wait(10)
-        checkpoint(engine)
+        checkpoint(path)
 
     monkeypatch.setattr(walcheckpoint, "_checkpoint", held)
     before = database.stat().st_size
@@ -79,17 +79,17 @@ def test_a_checkpoint_that_cannot_run_is_logged_and_left_to_the_next_one(
     released = threading.Event()
     checkpoint = walcheckpoint._checkpoint
 
-    def held(engine: Engine) -> None:
+    def held(path: str) -> None:
         released.wait(10)
-        checkpoint(engine)
+        checkpoint(path)
 
-    def unavailable() -> None:
+    def unavailable(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk gone")
 
     monkeypatch.setattr(walcheckpoint, "_checkpoint", held)
     write_many(engine)
     with monkeypatch.context() as broken, capture_logs() as logged:
-        broken.setattr(engine, "raw_connection", unavailable)
+        broken.setattr(walcheckpoint.sqlite3, "connect", unavailable)
         released.set()
         walcheckpoint.wait(10)
 
@@ -102,3 +102,25 @@ def test_a_checkpoint_that_cannot_run_is_logged_and_left_to_the_next_one(
     write_many(engine)
     walcheckpoint.wait(10)
     assert (tmp_path / "wal.db").stat().st_size > 15_000_000  # both writes copied
+
+
+def test_a_checkpoint_thread_that_cannot_start_fails_neither_the_commit_nor_the_pool(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_threads(_path: str) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(walcheckpoint, "_start", no_threads)
+    with capture_logs() as logged:
+        write_many(engine)
+
+    assert {
+        "event": "db.checkpoint_skipped",
+        "reason": "RuntimeError",
+        "log_level": "info",
+    } in logged
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 4000
+        setting = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+    assert setting == walcheckpoint.AUTOCHECKPOINT_PAGES
