@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
@@ -31,6 +32,48 @@ def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> d
     }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An event before it joins the chain: its fields and details, redacted, in stored form.
+
+    Preparing needs neither the chain's lock nor the database, so a caller with a large event
+    to record (an import's lists of created rows) may prepare it while it waits for a write.
+    """
+
+    action: str
+    object_type: str
+    object_id: str | None
+    mission_id: uuid.UUID | None
+    outcome: Outcome
+    details: dict[str, Any]
+
+
+def prepare(
+    *,
+    action: str,
+    object_type: str,
+    object_id: str | uuid.UUID | None = None,
+    mission_id: uuid.UUID | None = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    details: Mapping[str, Any] | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """An event to ``append`` later: ``details`` and the before/after diff redacted."""
+    payload: dict[str, Any] = redact_mapping(dict(details or {}))
+    if before is not None or after is not None:
+        payload["diff"] = diff(before, after)
+    return Prepared(
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id is not None else None,
+        mission_id=mission_id,
+        outcome=Outcome(outcome),
+        # Stored exactly as hashed: UUIDs and datetimes as text, floats as their repr.
+        details=chain.jsonable(payload),
+    )
+
+
 def record(
     session: Session,
     *,
@@ -52,9 +95,23 @@ def record(
     Every ``audit_checkpoint_every`` events a checkpoint is signed in the same transaction. The
     row is inserted directly; the returned event is a detached copy of it.
     """
-    payload: dict[str, Any] = redact_mapping(dict(details or {}))
-    if before is not None or after is not None:
-        payload["diff"] = diff(before, after)
+    event = prepare(
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        mission_id=mission_id,
+        outcome=outcome,
+        details=details,
+        before=before,
+        after=after,
+    )
+    return append(session, principal=principal, event=event, actor=actor)
+
+
+def append(
+    session: Session, *, principal: Principal | None, event: Prepared, actor: str | None = None
+) -> AuditEvent:
+    """Append a prepared event in the current transaction (see ``record``)."""
     request = current_request()
     every = checkpoints.settings_of(session).audit_checkpoint_every
     repository.lock_chain(session)
@@ -65,15 +122,14 @@ def record(
         "ts": clock_of(session).now(),
         "actor": actor or (principal.actor if principal else "anonymous"),
         "actor_id": principal.id if principal else None,
-        "mission_id": mission_id,
-        "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id) if object_id is not None else None,
-        "outcome": Outcome(outcome),
+        "mission_id": event.mission_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "outcome": event.outcome,
         "request_id": request.request_id,
         "source_ip": request.source_ip,
-        # Stored exactly as hashed: UUIDs and datetimes as text, floats as their repr.
-        "details": chain.jsonable(payload),
+        "details": event.details,
     }
     hashed = chain.hashed_fields(**{**values, "outcome": values["outcome"].value})
     leaf = chain.leaf_hash(chain.canonical_event(hashed))

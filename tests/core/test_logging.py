@@ -254,6 +254,7 @@ _FRAGMENTS = st.sampled_from(
         "bearer\t",
         "JBSWY3DPEHPK3PXPJBSWY3DP",
         "ABCDEFGHIJKLMNOPQRSTUVWX",
+        "234567ABCDEF",
         "password=",
         "Token: ",
         "api-key=",
@@ -311,3 +312,17 @@ _CASES = st.sampled_from(
 def test_the_quick_look_agrees_with_the_suspect_pattern(text: str) -> None:
     found = logging_module.SECRET_SUSPECT.search(text) is not None
     assert logging_module._suspect(text) is found
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=60),
+        st.lists(st.one_of(_FRAGMENTS, st.characters(max_codepoint=0x2030)), max_size=12).map(
+            "".join
+        ),
+    )
+)
+def test_the_quick_control_check_agrees_with_the_control_pattern(text: str) -> None:
+    found = logging_module.CONTROL_CHARS.search(text) is not None
+    assert logging_module.has_control(text) is found

@@ -21,7 +21,7 @@ import gc
 import hashlib
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,11 +118,19 @@ def _import(
         if errors:
             raise _reject(errors)
     if import_id is not None:
+
+        def audit_events(planned: Plan) -> list[audit_service.Prepared]:
+            summary = _summary(file_format, mode, digest, data, parsed.rows, planned)
+            return _audit_events(ctx, planned, import_id, summary=summary)
+
         try:
             if streamed:
-                planned = _plan_and_write(session, ctx, parsed, errors, import_id)
+                planned, events = _plan_and_write(
+                    session, ctx, parsed, errors, import_id, audit_events
+                )
             else:
                 _write(session, ctx, parsed, planned, import_id)
+                events = audit_events(planned)
         except IntegrityError:
             # Another writer took a key this import planned to create (PostgreSQL runs writers
             # side by side; SQLite queues them): the transaction is rolled back as a whole.
@@ -130,8 +138,8 @@ def _import(
                 "Another change to the inventory created some of these people or accounts at "
                 "the same time; nothing was stored. Import the file again."
             ) from None
-        summary = _summary(file_format, mode, digest, data, parsed.rows, planned)
-        _audit(session, ctx, planned, import_id, summary=summary)
+        for event in events:
+            audit_service.append(session, principal=ctx.principal, event=event)
     report = _report(planned, import_id, file_format, mode, digest, len(data), parsed.rows)
     log.info(
         "accounts.import",
@@ -169,12 +177,15 @@ def _plan_and_write(
     parsed: ParsedFile,
     errors: Errors,
     import_id: uuid.UUID,
-) -> Plan:
+    audit_events: Callable[[Plan], list[audit_service.Prepared]],
+) -> tuple[Plan, list[audit_service.Prepared]]:
     """Plan the file and write it as it is planned: each batch of new accounts is copied while
     the next batch is planned. Any error still stops the import with ``ValidationFailed``
     once every row is checked; what was copied goes with the caller's rolled-back transaction.
+    The import's audit events are prepared while the last batch is written.
     """
     planned = Plan()
+    events: list[audit_service.Prepared] = []
     plan.check_duplicates(parsed, errors)
     plan.plan_people(ctx, parsed, errors, planned)
     new_ids = plan.new_account_ids(ctx, parsed)
@@ -195,13 +206,14 @@ def _plan_and_write(
                 writer.finish(pipeline)
                 pipeline.flush()
                 _release_built(parsed, planned)
+                events = audit_events(planned)
         if errors:
             raise _reject(errors)
         accounts = _by_outcome(planned.accounts)
         updates.update_people(session, ctx, people[UpsertOutcome.UPDATED])
         updates.update_accounts(session, ctx, accounts[UpsertOutcome.UPDATED], import_id)
     _analyze(session, people, accounts)
-    return planned
+    return planned, events
 
 
 def _release_built(parsed: ParsedFile, planned: Plan) -> None:
@@ -256,14 +268,14 @@ def _summary(
     }
 
 
-def _audit(
-    session: Session,
+def _audit_events(
     ctx: context.Context,
     planned: Plan,
     import_id: uuid.UUID,
     *,
     summary: dict[str, Any],
-) -> None:
+) -> list[audit_service.Prepared]:
+    """The import's events: its summary, then the rows created per mission, a thousand each."""
     created: dict[tuple[str, uuid.UUID], list[Any]] = defaultdict(list)
     for person in planned.people:
         if person.outcome is CREATED:
@@ -282,27 +294,31 @@ def _audit(
         else:
             missions.add(mission_id)
     missions.update(by_mission)
-    audit_service.record(
-        session,
-        principal=ctx.principal,
-        action="inventory.import",
-        object_type="inventory_import",
-        object_id=import_id,
-        mission_id=next(iter(missions)) if len(missions) == 1 else None,
-        details=summary,
-    )
+    events = [
+        audit_service.prepare(
+            action="inventory.import",
+            object_type="inventory_import",
+            object_id=import_id,
+            mission_id=next(iter(missions)) if len(missions) == 1 else None,
+            details=summary,
+        )
+    ]
     for (kind, mission_id), rows in sorted(
         created.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))
     ):
         for start in range(0, len(rows), AUDIT_CHUNK):
-            audit_service.record(
-                session,
-                principal=ctx.principal,
-                action=f"{kind}.import",
-                object_type=kind,
-                mission_id=mission_id,
-                details={"import_id": str(import_id), "created": rows[start : start + AUDIT_CHUNK]},
+            events.append(
+                audit_service.prepare(
+                    action=f"{kind}.import",
+                    object_type=kind,
+                    mission_id=mission_id,
+                    details={
+                        "import_id": str(import_id),
+                        "created": rows[start : start + AUDIT_CHUNK],
+                    },
+                )
             )
+    return events
 
 
 def _report(
