@@ -185,26 +185,30 @@ def _read(
 ) -> bool:
     """Parse the cells of ``slots`` into ``out`` (empty cells as None); True if any is filled.
 
-    Every parser is a pure function of the text, so a text seen before reuses its value
+    Every parser is a pure function of the text, so a cell's text seen before reuses its value
     (lists are handed out as copies); a cell that fails is parsed again, to raise its error.
     """
     filled = False
     for index, name, key, seen, parse in slots:
-        text = row[index].strip()
-        if not text:
+        raw = row[index]
+        value = seen.get(raw, _MISSING)
+        if value is _MISSING:
+            text = raw.strip()
+            if not text:
+                value = None
+            else:
+                if text[0] == "'":
+                    text = cells.restore(text)
+                try:
+                    value = parse(text)
+                except CellError as exc:
+                    errors.add(where, name, str(exc))
+                    continue
+            if len(seen) < MEMO_LIMIT:
+                seen[raw] = value
+        if value is None:
             out[key] = None
             continue
-        if text[0] == "'":
-            text = cells.restore(text)
-        value = seen.get(text, _MISSING)
-        if value is _MISSING:
-            try:
-                value = parse(text)
-            except CellError as exc:
-                errors.add(where, name, str(exc))
-                continue
-            if len(seen) < MEMO_LIMIT:
-                seen[text] = value
         if type(value) is list:
             if not value:
                 out[key] = []
