@@ -260,41 +260,72 @@ def has_key(values: dict[str, Any], keys: tuple[str, ...], where: Where, errors:
     return not missing
 
 
+# Rows written per chunk of text the export yields.
+WRITE_CHUNK: Final = 1000
+
+
 def csv_rows(people: Iterable[PersonRecord], accounts: Iterable[AccountRecord]) -> Iterator[str]:
     """The CSV file as text chunks: header, people, then accounts."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for person in people:
-        writer.writerow(_person_cells(person))
+    person_cells, account_cells = _Cells(RecordType.PERSON), _Cells(RecordType.ACCOUNT)
+    writer.writerows(person_cells.of(person.values, {}) for person in people)
     yield buffer.getvalue()
+    batch: list[list[str]] = []
     for account in accounts:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(_account_cells(account))
-        yield buffer.getvalue()
+        batch.append(account_cells.of(account.values, account.groups))
+        if len(batch) == WRITE_CHUNK:
+            yield _written(buffer, writer, batch)
+            batch = []
+    if batch:
+        yield _written(buffer, writer, batch)
 
 
-def _cell(column: Column, value: Any) -> str:
-    return "" if value is None else cells.neutralise(column.format(value))
+def _written(buffer: io.StringIO, writer: Any, rows: list[list[str]]) -> str:
+    buffer.seek(0)
+    buffer.truncate()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
-def _person_cells(person: PersonRecord) -> list[str]:
-    row = {RECORD_COLUMN: RecordType.PERSON.value}
-    for name, column in PERSON_BY_NAME.items():
-        row[name] = _cell(column, person.values.get(column.key))
-    return [row.get(name, "") for name in CSV_COLUMNS]
+class _Cells:
+    """Writes the cells of one record type's rows, in ``CSV_COLUMNS`` order.
 
+    A file repeats most of its values (missions, tiers, dates, methods), so each column keeps
+    the cell text of the values it has written: a repeated value is formatted and neutralised
+    once.
+    """
 
-def _account_cells(account: AccountRecord) -> list[str]:
-    row = {RECORD_COLUMN: RecordType.ACCOUNT.value}
-    for name, column in ACCOUNT_BY_NAME.items():
-        if column.group is None:
-            value = account.values.get(column.key)
-        else:
-            group = account.groups.get(column.group)
+    def __init__(self, kind: RecordType) -> None:
+        catalogue = PERSON_BY_NAME if kind is RecordType.PERSON else ACCOUNT_BY_NAME
+        self.template = ["" for _ in CSV_COLUMNS]
+        self.template[CSV_COLUMNS.index(RECORD_COLUMN)] = kind.value
+        # Per column: its place in the row, its group and key, how it is written, its memo.
+        self.plan = [
+            (CSV_COLUMNS.index(name), column.group, column.key, column, dict[Any, str]())
+            for name, column in catalogue.items()
+        ]
+
+    def of(self, values: dict[str, Any], groups: dict[Group, GroupRecord]) -> list[str]:
+        """The row of a record with these values and fact groups."""
+        row = self.template.copy()
+        for position, group, key, column, memo in self.plan:
             if group is None:
+                value = values.get(key)
+            else:
+                record = groups.get(group)
+                if record is None:
+                    continue
+                value = record.observed_at if key == OBSERVED_AT else record.values.get(key)
+            if value is None:
                 continue
-            value = group.observed_at if column.key == OBSERVED_AT else group.values.get(column.key)
-        row[name] = _cell(column, value)
-    return [row.get(name, "") for name in CSV_COLUMNS]
+            # Lists (methods, holders, administrators, apps) are remembered as tuples.
+            remembered = tuple(value) if type(value) is list else value
+            text = memo.get(remembered)
+            if text is None:
+                text = cells.neutralise(column.format(value))
+                if len(memo) < MEMO_LIMIT:
+                    memo[remembered] = text
+            row[position] = text
+        return row

@@ -6,13 +6,15 @@ import json
 import string
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secops.accounts.io import cells, formats
+from secops.accounts.io import cells, csvfile, formats
 from secops.accounts.io.formats import FileFormat, Mode
-from secops.accounts.io.records import AdminItem, AppItem, Group
+from secops.accounts.io.records import AccountRecord, AdminItem, AppItem, Group
 from secops.accounts.models import AccountTier, Affiliation, Platform
+from secops.bench.inventory import generate_csv
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 ITEM = (
@@ -178,6 +180,29 @@ def test_written_csv_reads_back_to_the_same_records() -> None:
     assert account.values["handle"] == "=cmd|x"
     assert {k: v for k, v in account.values.items() if v is not None} == original.values
     assert account.groups == original.groups
+
+
+@pytest.mark.parametrize("memo_limit", [4096, 3])
+def test_a_generated_file_written_again_reads_back_to_the_same_records(
+    memo_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Repeated values are formatted once per column; past the memo's limit, every time.
+    monkeypatch.setattr(csvfile, "MEMO_LIMIT", memo_limit)
+    source = parse_csv(generate_csv(300)[0])
+
+    again = parse_csv("".join(formats.csv_rows(source.people, source.accounts)))
+
+    def given(values: dict[str, object]) -> dict[str, object]:
+        # The generated file leaves some columns out; the written one has every column.
+        return {k: v for k, v in values.items() if v is not None}
+
+    def facts(account: AccountRecord) -> dict[Group, object]:
+        return {g: (given(r.values), r.observed_at) for g, r in account.groups.items()}
+
+    assert not again.errors
+    assert [given(p.values) for p in again.people] == [given(p.values) for p in source.people]
+    assert [given(a.values) for a in again.accounts] == [given(a.values) for a in source.accounts]
+    assert [facts(a) for a in again.accounts] == [facts(a) for a in source.accounts]
 
 
 # -- JSON --------------------------------------------------------------------------------------
