@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, DateTime, Engine, MetaData, event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -314,6 +314,21 @@ def _before_statement(
         driver.execute("BEGIN")
 
 
+# Every PostgreSQL session runs in UTC, whatever the server's default zone: timestamps come back
+# in UTC, which the driver reads on its fast path (converting each from a named zone such as
+# ``Etc/UTC`` took a third of reading 50,000 accounts' facts), and nothing the server computes
+# from a timestamp depends on how the host was set up.
+SESSION_OPTIONS: Final = "-c TimeZone=UTC"
+
+
+def _pg_options(url: str) -> str:
+    """The URL's own ``options`` (if any), then ours, which win where both set one."""
+    given = make_url(url).query.get("options", "")
+    if not isinstance(given, str):
+        given = " ".join(given)
+    return f"{given} {SESSION_OPTIONS}".strip()
+
+
 def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     """Build an engine with the pragmas and pool settings secops relies on."""
     if url.startswith("sqlite"):
@@ -331,7 +346,7 @@ def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> En
             echo=echo,
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"connect_timeout": 5},
+            connect_args={"connect_timeout": 5, "options": _pg_options(url)},
         )
         event.listen(engine, "checkout", _drop_if_closed)
         event.listen(engine, "checkin", _pg_on_checkin)
