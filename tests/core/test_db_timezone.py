@@ -1,4 +1,4 @@
-"""PostgreSQL sessions run in UTC, whatever the server's or the URL's zone."""
+"""PostgreSQL sessions run in UTC, whatever the server's zone; other session options stay."""
 
 from __future__ import annotations
 
@@ -11,21 +11,19 @@ from secops.core import db
 from tests.conftest import PG_URL
 
 postgres_only = pytest.mark.skipif(PG_URL is None, reason="PostgreSQL session settings")
-
-
-def test_options_given_in_the_url_are_kept_and_the_zone_comes_last() -> None:
-    url = "postgresql://u@h/d?options=-c%20statement_timeout%3D4321"
-
-    assert db._pg_options(url) == "-c statement_timeout=4321 -c TimeZone=UTC"
-    assert db._pg_options("postgresql://u@h/d") == "-c TimeZone=UTC"
+ZONE_AND_TIMEOUT = "-c TimeZone=Asia/Tokyo -c statement_timeout=4321"
 
 
 @postgres_only
-def test_a_session_runs_in_utc_even_when_the_url_asks_for_another_zone(
-    database_url: str,
+@pytest.mark.parametrize("given_in", ["url", "environment"])
+def test_a_session_runs_in_utc_and_keeps_the_other_options_it_was_given(
+    database_url: str, given_in: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = "-c TimeZone=Asia/Tokyo -c statement_timeout=4321"
-    url = make_url(database_url).update_query_dict({"options": options})
+    url = make_url(database_url)
+    if given_in == "url":
+        url = url.update_query_dict({"options": ZONE_AND_TIMEOUT})
+    else:
+        monkeypatch.setenv("PGOPTIONS", ZONE_AND_TIMEOUT)
     engine = db.create_db_engine(url.render_as_string(hide_password=False), pool_size=1)
     try:
         with engine.connect() as connection:

@@ -12,6 +12,8 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Final
 
 from secops.accounts.io import cells, columns
@@ -320,12 +322,32 @@ class _Cells:
                 value = record.observed_at if key == OBSERVED_AT else record.values.get(key)
             if value is None:
                 continue
-            # Lists (methods, holders, administrators, apps) are remembered as tuples.
-            remembered = tuple(value) if type(value) is list else value
-            text = memo.get(remembered)
+            remembered = _memo_key(value)
+            text = None if remembered is None else memo.get(remembered)
             if text is None:
                 text = cells.neutralise(column.format(value))
-                if len(memo) < MEMO_LIMIT:
+                if remembered is not None and len(memo) < MEMO_LIMIT:
                     memo[remembered] = text
             row[position] = text
         return row
+
+
+_SCALARS: Final = frozenset({str, bool, int})
+
+
+def _memo_key(value: Any) -> Any:
+    """What a value's cell text is remembered by, or None when it is not remembered.
+
+    Only values whose text their equality decides: text, numbers and enumeration members
+    (keyed with their type, so ``1`` and ``True`` stay apart), timestamps in UTC (in another
+    zone, two equal times may be written differently across a daylight-saving fold), and
+    lists of text (methods, holders). Administrators and apps are written each time.
+    """
+    kind = type(value)
+    if kind in _SCALARS or isinstance(value, Enum):
+        return kind, value
+    if kind is datetime and value.tzinfo is UTC:
+        return kind, value
+    if kind is list and all(type(item) is str for item in value):
+        return kind, tuple(value)
+    return None

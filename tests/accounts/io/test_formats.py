@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import string
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from secops.accounts.io import cells, csvfile, formats
 from secops.accounts.io.formats import FileFormat, Mode
-from secops.accounts.io.records import AccountRecord, AdminItem, AppItem, Group
+from secops.accounts.io.records import AccountRecord, AdminItem, AppItem, Group, Where
 from secops.accounts.models import AccountTier, Affiliation, Platform
 from secops.bench.inventory import generate_csv
 
@@ -203,6 +204,26 @@ def test_a_generated_file_written_again_reads_back_to_the_same_records(
     assert [given(p.values) for p in again.people] == [given(p.values) for p in source.people]
     assert [given(a.values) for a in again.accounts] == [given(a.values) for a in source.accounts]
     assert [facts(a) for a in again.accounts] == [facts(a) for a in source.accounts]
+
+
+def test_equal_times_on_either_side_of_a_clock_change_are_written_apart() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    first, second = (
+        datetime(2026, 10, 25, 2, 30, tzinfo=paris, fold=fold) for fold in (0, 1)
+    )  # the hour that happens twice; the two compare equal
+    accounts = [
+        AccountRecord(Where("a"), {"platform": Platform.X, "handle": h, "last_activity_at": t})
+        for h, t in (("a", first), ("b", second), ("c", first.astimezone(UTC)))
+    ]
+
+    text = "".join(formats.csv_rows([], accounts))
+
+    read = parse_csv(text).accounts
+    assert [a.values["last_activity_at"] for a in read] == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    ]
 
 
 # -- JSON --------------------------------------------------------------------------------------
