@@ -179,9 +179,9 @@ def _plan_and_write(
     import_id: uuid.UUID,
     audit_events: Callable[[Plan], list[audit_service.Prepared]],
 ) -> tuple[Plan, list[audit_service.Prepared]]:
-    """Plan the file and write it as it is planned: each batch of new accounts is copied while
+    """Plan the file and write it as it is planned: each batch of new accounts is written while
     the next batch is planned. Any error still stops the import with ``ValidationFailed``
-    once every row is checked; what was copied goes with the caller's rolled-back transaction.
+    once every row is checked; what was written goes with the caller's rolled-back transaction.
     The import's audit events are prepared while the last batch is written.
     """
     planned = Plan()
